@@ -383,3 +383,7 @@ func (g Generic) scheme() (*HMACScheme, error) {
 	}
 	return s, nil
 }
+
+func (v *hmacVerifier) signsURL() bool {
+	return v.signed.has(segURL) || (v.fallback != nil && v.fallback.signsURL())
+}

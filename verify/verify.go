@@ -208,3 +208,10 @@ func Presets() []*Preset {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
+
+// SignsURL reports whether v reads Request.URL, so callers can skip
+// building it for schemes that do not sign it.
+func SignsURL(v Verifier) bool {
+	u, ok := v.(interface{ signsURL() bool })
+	return ok && u.signsURL()
+}

@@ -1,0 +1,193 @@
+package webhookverify
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddytest"
+)
+
+func TestUnmarshalCaddyfile(t *testing.T) {
+	cases := []struct {
+		name    string
+		input   string
+		want    Handler
+		wantErr string
+	}{
+		{
+			name:  "provider as argument",
+			input: "webhook_verify github {\nsecret {env.A} {env.B}\n}",
+			want:  Handler{Provider: "github", Secrets: []string{"{env.A}", "{env.B}"}},
+		},
+		{
+			name: "everything",
+			input: `webhook_verify {
+				provider stripe
+				name payments
+				secret {env.NEW}
+				secret {env.OLD}
+				tolerance 2m
+				max_body 2MiB
+				body_timeout 5s
+			}`,
+			want: Handler{Provider: "stripe", Name: "payments", Secrets: []string{"{env.NEW}", "{env.OLD}"},
+				Tolerance: caddy.Duration(2 * time.Minute), MaxBody: 2 << 20, BodyTimeout: caddy.Duration(5 * time.Second)},
+		},
+		{
+			name:  "decimal sizes are decimal",
+			input: "webhook_verify shopify {\nsecret s\nmax_body 1MB\n}",
+			want:  Handler{Provider: "shopify", Secrets: []string{"s"}, MaxBody: 1000000},
+		},
+		{
+			name: "generic scheme",
+			input: `webhook_verify hmac {
+				secret {env.S}
+				header X-Signature
+				algorithm sha512
+				encoding base64url
+				prefix "sha512="
+				signed "{timestamp}.{body}"
+				timestamp_header X-Timestamp
+				timestamp_format unix_ms
+				id_header X-Delivery
+			}`,
+			want: Handler{Provider: "hmac", Secrets: []string{"{env.S}"}, Header: "X-Signature", Algorithm: "sha512",
+				Encoding: "base64url", Prefix: "sha512=", Signed: "{timestamp}.{body}", TimestampHeader: "X-Timestamp",
+				TimestampFormat: "unix_ms", IDHeader: "X-Delivery"},
+		},
+		{name: "same provider twice is fine", input: "webhook_verify gitlab {\nprovider gitlab\nsecret t\n}", want: Handler{Provider: "gitlab", Secrets: []string{"t"}}},
+		{name: "no provider", input: "webhook_verify {\nsecret s\n}", wantErr: "missing provider"},
+		{name: "conflicting provider", input: "webhook_verify github {\nprovider stripe\n}", wantErr: "conflicts"},
+		{name: "two arguments", input: `webhook_verify github stripe`, wantErr: "wrong argument count"},
+		{name: "empty secret line", input: "webhook_verify github {\nsecret\n}", wantErr: "wrong argument count"},
+		{name: "tolerance twice", input: "webhook_verify stripe {\ntolerance 1m\ntolerance 2m\n}", wantErr: "tolerance given twice"},
+		{name: "bad duration", input: "webhook_verify stripe {\ntolerance soon\n}", wantErr: "invalid duration"},
+		{name: "negative duration", input: "webhook_verify stripe {\ntolerance -1m\n}", wantErr: "invalid duration"},
+		{name: "bad size", input: "webhook_verify stripe {\nmax_body lots\n}", wantErr: "invalid size"},
+		{name: "zero size", input: "webhook_verify stripe {\nmax_body 0\n}", wantErr: "invalid size"},
+		{name: "two values", input: "webhook_verify hmac {\nheader A B\n}", wantErr: "wrong argument count"},
+		{name: "unknown subdirective", input: "webhook_verify github {\nsecrett x\n}", wantErr: "unrecognized subdirective 'secrett'"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var h Handler
+			err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(c.input))
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("err = %v, want %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(h, c.want) {
+				t.Fatalf("got  %+v\nwant %+v", h, c.want)
+			}
+		})
+	}
+}
+
+// The golden files in testdata/adapt pin what `caddy adapt` makes of a
+// Caddyfile: each holds the Caddyfile, a line of dashes, and the JSON.
+func TestCaddyfileAdapt(t *testing.T) {
+	files, err := filepath.Glob("testdata/adapt/*.caddyfiletest")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden files: %v", err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		caddyfileText, want, ok := strings.Cut(string(data), "----------")
+		if !ok {
+			t.Fatalf("%s: no ---------- separator", f)
+		}
+		// as in Caddy's own golden tests: the Caddyfile ends in one newline
+		caddyfileText, want = strings.TrimSpace(caddyfileText)+"\n", strings.TrimSpace(want)
+		if !caddytest.CompareAdapt(t, f, caddyfileText, "caddyfile", want) {
+			t.Errorf("%s: adapted JSON differs", f)
+		}
+	}
+}
+
+// The example Caddyfile must adapt and must keep verification ahead of the proxy.
+func TestExampleAdapts(t *testing.T) {
+	data, err := os.ReadFile("example/Caddyfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := adapt(t, string(data))
+	if !strings.Contains(out, `"handler":"webhook_verify"`) {
+		t.Fatalf("example has no webhook_verify handler: %s", out)
+	}
+	if strings.Index(out, `"handler":"webhook_verify"`) > strings.Index(out, `"handler":"reverse_proxy"`) {
+		t.Fatalf("webhook_verify comes after reverse_proxy: %s", out)
+	}
+}
+
+func adapt(t *testing.T, caddyfileText string) string {
+	t.Helper()
+	cfg, warnings, err := caddyfileAdapter().Adapt([]byte(caddyfileText), nil)
+	if err != nil {
+		t.Fatalf("adapt: %v", err)
+	}
+	for _, w := range warnings {
+		t.Logf("warning: %s", w.String())
+	}
+	var compact json.RawMessage
+	if err := json.Unmarshal(cfg, &compact); err != nil {
+		t.Fatal(err)
+	}
+	return string(compact)
+}
+
+func TestDirectiveOrder(t *testing.T) {
+	// The directive is placed right after forward_auth: ahead of handle,
+	// route, respond and reverse_proxy even when written after them.
+	out := adapt(t, `:8080 {
+		respond /health "ok"
+		reverse_proxy 127.0.0.1:9
+		webhook_verify /hooks/* github {
+			secret {env.S}
+		}
+	}`)
+	wv := strings.Index(out, `"handler":"webhook_verify"`)
+	for _, later := range []string{`"handler":"static_response"`, `"handler":"reverse_proxy"`} {
+		if i := strings.Index(out, later); wv < 0 || i < wv {
+			t.Errorf("%s is ordered before webhook_verify: %s", later, out)
+		}
+	}
+}
+
+func TestRouteNames(t *testing.T) {
+	out := adapt(t, `:8080 {
+		webhook_verify /a/* github {
+			secret {env.S}
+		}
+		webhook_verify /a/* github {
+			secret {env.S}
+		}
+		webhook_verify stripe {
+			secret {env.S}
+		}
+		webhook_verify @named slack {
+			name mine
+			secret {env.S}
+		}
+		@named path /n
+	}`)
+	for _, want := range []string{`"name":"/a/*"`, `"name":"/a/*#2"`, `"name":"stripe"`, `"name":"mine"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %s in %s", want, out)
+		}
+	}
+}

@@ -1,0 +1,162 @@
+package webhookverify
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddytest"
+)
+
+// The integration tests share one in-process Caddy (caddytest's), so they
+// never run in parallel. Caddy serves plain HTTP on this address.
+const caddyAddr = "127.0.0.1:9080"
+
+func caddyfileAdapter() caddyconfig.Adapter { return caddyconfig.GetAdapter("caddyfile") }
+
+// received is one request as the app behind Caddy saw it.
+type received struct {
+	Method string
+	Path   string
+	Header http.Header
+	Body   []byte
+}
+
+// upstream is the app behind Caddy: a real HTTP server that records what
+// reaches it and answers with respond (200 "app ok" by default).
+type upstream struct {
+	*httptest.Server
+	mu      sync.Mutex
+	got     []received
+	respond func(w http.ResponseWriter, r *http.Request, n int)
+}
+
+func newUpstream(t *testing.T) *upstream {
+	u := &upstream{}
+	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		u.mu.Lock()
+		u.got = append(u.got, received{r.Method, r.URL.Path, r.Header.Clone(), body})
+		n := len(u.got)
+		respond := u.respond
+		u.mu.Unlock()
+		if respond != nil {
+			respond(w, r, n)
+			return
+		}
+		w.Header().Set("X-App", "yes")
+		io.WriteString(w, "app ok")
+	}))
+	t.Cleanup(u.Close)
+	return u
+}
+
+func (u *upstream) requests() []received {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]received(nil), u.got...)
+}
+
+func (u *upstream) count() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.got)
+}
+
+func (u *upstream) hostport() string { return strings.TrimPrefix(u.URL, "http://") }
+
+// startCaddy loads a Caddyfile made of the test globals and sites into the
+// shared Caddy. Every "{upstream}" in sites is replaced by up's address.
+// It returns the path of the JSON log file Caddy writes to.
+func startCaddy(t *testing.T, up *upstream, sites string) (*caddytest.Tester, string) {
+	t.Helper()
+	logFile := filepath.Join(t.TempDir(), "caddy.log")
+	if up != nil {
+		sites = strings.ReplaceAll(sites, "{upstream}", up.hostport())
+	}
+	tester := caddytest.NewTester(t)
+	tester.InitServer(fmt.Sprintf(`{
+		admin localhost:2999
+		http_port 9080
+		https_port 9443
+		grace_period 1ns
+		auto_https off
+		log {
+			output file %s
+			format json
+			level INFO
+		}
+	}
+	%s`, logFile, sites), "caddyfile")
+	if t.Failed() {
+		t.FailNow()
+	}
+	return tester, logFile
+}
+
+// post sends a POST through Caddy and returns the status, headers and body.
+func post(t *testing.T, path string, header http.Header, body []byte) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, "http://"+caddyAddr+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	return do(t, req)
+}
+
+func do(t *testing.T, req *http.Request) (int, http.Header, string) {
+	t.Helper()
+	client := &http.Client{Timeout: 20 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// rawRequest writes raw bytes to Caddy, waits pause, writes more, and
+// returns the status line of the answer.
+func rawRequest(t *testing.T, first string, pause time.Duration, rest string) string {
+	t.Helper()
+	conn, err := net.Dial("tcp", caddyAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.WriteString(conn, first); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(pause)
+	io.WriteString(conn, rest) // the server may have answered and closed already
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the status line: %v", err)
+	}
+	return strings.TrimSpace(line)
+}
+
+func readLog(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -1,0 +1,366 @@
+// Package webhookverify is a Caddy HTTP handler that verifies webhook
+// deliveries (GitHub, Stripe, Slack, Shopify, Standard Webhooks, ...) before
+// they reach the app behind Caddy.
+package webhookverify
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/webhookverify/caddy-webhook-verify/verify"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Defaults for the body limits; see the fields.
+const (
+	defaultMaxBody     = 10 << 20
+	defaultBodyTimeout = 30 * time.Second
+)
+
+// Handler verifies that a request is a genuine webhook delivery from the
+// configured provider and hands only verified deliveries to the next
+// handler (normally reverse_proxy), with the body byte-for-byte as sent.
+//
+// Requests that fail are answered without reaching the next handler:
+// 401 for a missing, malformed or wrong signature and for a stale or
+// future timestamp; 413 for a body over max_body; 408 for a body that does
+// not arrive within body_timeout; 405 for a method the provider never
+// delivers with. These are returned as handler errors, so `handle_errors`
+// can shape the response; the error text is generic and never says which
+// part of the signature failed. That goes to the log, at INFO, with the
+// route, provider, reason, delivery id, client IP and request id. Secrets,
+// signatures and tokens are never logged.
+//
+// After verification, these placeholders are set for logs, matchers and
+// headers (`header_up` in reverse_proxy, say):
+//
+// Placeholder | Description
+// ------------|-------------
+// `{http.webhook.route}` | The route's name (see `name`)
+// `{http.webhook.provider}` | The provider preset, e.g. `github`
+// `{http.webhook.id}` | The delivery or event id the provider keeps across retries, if any
+// `{http.webhook.event}` | The event type, e.g. `push` or `charge.succeeded`, if known
+// `{http.webhook.timestamp}` | The signed timestamp in Unix seconds, for timestamped schemes
+// `{http.webhook.verified}` | `true` once the signature checked out
+// `{http.webhook.reason}` | Why a delivery was rejected (set on failure, for `handle_errors`)
+type Handler struct {
+	// Provider is the signing scheme: a preset such as `github`, `gitlab`,
+	// `stripe`, `slack`, `shopify`, `standard` (alias `svix`), or `hmac`
+	// for a scheme described by the fields below.
+	Provider string `json:"provider"`
+
+	// Name identifies the route in errors, logs and placeholders. The
+	// Caddyfile sets it to the directive's matcher (e.g. `/github/*`);
+	// the default is the provider's name.
+	Name string `json:"name,omitempty"`
+
+	// Secrets are the shared secrets, exactly as the provider shows them
+	// (Stripe's `whsec_...` is used as-is; a Standard Webhooks `whsec_...`
+	// is base64 after the prefix, the preset knows which). A signature made
+	// with any of them passes, so a new secret can be added before the old
+	// one is retired. Use placeholders such as `{env.GITHUB_WEBHOOK_SECRET}`
+	// or `{file./run/secrets/github}`: they are resolved when the config
+	// loads, and an empty result fails the load. A literal secret is
+	// visible to anyone who can read the config or the admin API.
+	Secrets []string `json:"secrets,omitempty"`
+
+	// PublicKeys are for providers that sign with a private key.
+	PublicKeys []string `json:"public_keys,omitempty"`
+
+	// Tolerance is the largest accepted distance between a delivery's
+	// signed timestamp and the clock, in either direction. Only for
+	// timestamped schemes; the default is the provider's (5m for Stripe,
+	// Slack and Standard Webhooks). Raising it widens the window in which
+	// a captured delivery can be replayed.
+	Tolerance caddy.Duration `json:"tolerance,omitempty"`
+
+	// MaxBody is the largest body accepted, in bytes; default 10 MiB. A
+	// larger body is answered with 413 without being read past the limit
+	// (at once, when Content-Length announces it). Bodies are buffered in
+	// memory, because the signature covers every byte. GitHub caps its
+	// payloads at 25 MB; raise this if your events can be that large.
+	MaxBody int64 `json:"max_body,omitempty"`
+
+	// BodyTimeout bounds the time to receive the body; default 30s. A
+	// sender that trickles its body is answered with 408.
+	BodyTimeout caddy.Duration `json:"body_timeout,omitempty"`
+
+	// Header is the signature header of the `hmac` scheme.
+	Header string `json:"header,omitempty"`
+	// Algorithm of the `hmac` scheme: `sha1`, `sha256` (default) or `sha512`.
+	Algorithm string `json:"algorithm,omitempty"`
+	// Encoding of the `hmac` signature: `hex` (default), `base64` or `base64url`.
+	Encoding string `json:"encoding,omitempty"`
+	// Prefix before the `hmac` signature, e.g. `sha256=`.
+	Prefix string `json:"prefix,omitempty"`
+	// Signed is what the `hmac` scheme signs: a template of `{body}`,
+	// `{timestamp}`, `{id}`, `{method}`, `{url}` and `{header.<Field>}`
+	// with literal text between them, e.g. `v0:{timestamp}:{body}`.
+	// Default `{body}`.
+	Signed string `json:"signed,omitempty"`
+	// TimestampHeader holds the `hmac` scheme's timestamp. With it,
+	// deliveries outside `tolerance` (default 5m) are rejected.
+	TimestampHeader string `json:"timestamp_header,omitempty"`
+	// TimestampFormat of the `hmac` scheme: `unix` (default), `unix_ms` or `rfc3339`.
+	TimestampFormat string `json:"timestamp_format,omitempty"`
+	// IDHeader holds the `hmac` scheme's delivery id; default `Idempotency-Key`.
+	IDHeader string `json:"id_header,omitempty"`
+
+	preset   *verify.Preset
+	verifier verify.Verifier
+	signsURL bool
+	logger   *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.webhook_verify",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// placeholderSecret matches a secret given wholly as one {env.*} or
+// {file.*} placeholder: only such a secret may be named in an error.
+var placeholderSecret = regexp.MustCompile(`^\{(env|file)\.[^{}\s]+\}$`)
+
+// Provision resolves the secrets and builds the verifier.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	if h.Name == "" {
+		h.Name = h.Provider
+	}
+	preset, ok := verify.Lookup(h.Provider)
+	if !ok {
+		return fmt.Errorf("route %s: unknown provider %q (known: %s)", h.Name, h.Provider, strings.Join(providerNames(), ", "))
+	}
+	h.preset = preset
+	if h.MaxBody == 0 {
+		h.MaxBody = defaultMaxBody
+	}
+	if h.BodyTimeout == 0 {
+		h.BodyTimeout = caddy.Duration(defaultBodyTimeout)
+	}
+
+	secrets, err := h.resolveSecrets()
+	if err != nil {
+		return err
+	}
+	publicKeys, err := resolveAll(h.PublicKeys, "public_key")
+	if err != nil {
+		return fmt.Errorf("route %s: %w", h.Name, err)
+	}
+	h.verifier, err = preset.New(verify.Config{
+		Secrets:    secrets,
+		PublicKeys: publicKeys,
+		Tolerance:  time.Duration(h.Tolerance),
+		Generic: verify.Generic{
+			Header:          h.Header,
+			Algorithm:       h.Algorithm,
+			Encoding:        h.Encoding,
+			Prefix:          h.Prefix,
+			Signed:          h.Signed,
+			TimestampHeader: h.TimestampHeader,
+			TimestampFormat: h.TimestampFormat,
+			IDHeader:        h.IDHeader,
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("route %s: %w", h.Name, err)
+	}
+	h.signsURL = verify.SignsURL(h.verifier)
+	return nil
+}
+
+// resolveSecrets replaces the placeholders in the secrets. Errors name the
+// secret by position (and by placeholder, when it is one) but never show a
+// value.
+func (h *Handler) resolveSecrets() ([]string, error) {
+	for i, s := range h.Secrets {
+		if !strings.Contains(s, "{") {
+			h.logger.Warn("secret given literally; anyone who can read the config or the admin API sees it, use {env.*} or {file.*}",
+				zap.String("route", h.Name), zap.Int("secret", i+1))
+		}
+	}
+	out, err := resolveAll(h.Secrets, "secret")
+	if err != nil {
+		return nil, fmt.Errorf("route %s: %w", h.Name, err)
+	}
+	return out, nil
+}
+
+func resolveAll(values []string, what string) ([]string, error) {
+	repl := caddy.NewReplacer()
+	out := make([]string, len(values))
+	for i, raw := range values {
+		v, err := repl.ReplaceOrErr(raw, true, true)
+		if err != nil || v == "" {
+			name := ""
+			if placeholderSecret.MatchString(raw) {
+				name = " " + raw
+			}
+			return nil, fmt.Errorf("%s #%d%s is empty or names an unknown placeholder", what, i+1, name)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+func providerNames() []string {
+	var names []string
+	for _, p := range verify.Presets() {
+		names = append(names, p.Name)
+	}
+	return names
+}
+
+// Validate checks settings that make no sense together.
+func (h *Handler) Validate() error {
+	if h.MaxBody < 0 {
+		return fmt.Errorf("route %s: max_body must not be negative", h.Name)
+	}
+	if h.BodyTimeout < 0 {
+		return fmt.Errorf("route %s: body_timeout must not be negative", h.Name)
+	}
+	if h.Provider != "hmac" {
+		for field, v := range map[string]string{
+			"header": h.Header, "algorithm": h.Algorithm, "encoding": h.Encoding, "prefix": h.Prefix,
+			"signed": h.Signed, "timestamp_header": h.TimestampHeader, "timestamp_format": h.TimestampFormat, "id_header": h.IDHeader,
+		} {
+			if v != "" {
+				return fmt.Errorf("route %s: %s is only for provider hmac; provider %s has its own scheme", h.Name, field, h.Provider)
+			}
+		}
+	}
+	return nil
+}
+
+// Cleanup releases what Provision took.
+func (h *Handler) Cleanup() error {
+	return nil
+}
+
+// The error texts a sender can see (through handle_errors' {err.message}):
+// deliberately generic.
+var (
+	errNotVerified = errors.New("webhook verification failed")
+	errMethod      = errors.New("method not allowed for webhook deliveries")
+	errTooLarge    = errors.New("webhook body too large")
+	errBodyTimeout = errors.New("webhook body not received in time")
+	errBodyRead    = errors.New("webhook body could not be read")
+)
+
+// ServeHTTP runs the pipeline: read the body (bounded), verify, then hand
+// the delivery on.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	repl.Set("http.webhook.route", h.Name)
+	repl.Set("http.webhook.provider", h.preset.Name)
+
+	if !h.preset.AllowsMethod(r.Method) {
+		w.Header().Set("Allow", strings.Join(h.preset.Methods, ", "))
+		return caddyhttp.Error(http.StatusMethodNotAllowed, errMethod)
+	}
+
+	body, err := readBody(w, r, h.MaxBody, time.Duration(h.BodyTimeout))
+	if err != nil {
+		return err
+	}
+	defer body.release()
+
+	req := verify.Request{Method: r.Method, Header: r.Header, Body: body.bytes()}
+	if h.signsURL {
+		req.URL = requestURL(r)
+	}
+	delivery, err := h.verifier.Verify(&req)
+	if err != nil {
+		h.reject(r, repl, delivery, err)
+		return caddyhttp.Error(http.StatusUnauthorized, errNotVerified)
+	}
+
+	repl.Set("http.webhook.verified", true)
+	repl.Set("http.webhook.id", delivery.ID)
+	repl.Set("http.webhook.event", delivery.Event)
+	if !delivery.Timestamp.IsZero() {
+		repl.Set("http.webhook.timestamp", strconv.FormatInt(delivery.Timestamp.Unix(), 10))
+	}
+	return h.deliver(w, r, body, next)
+}
+
+// deliver hands a verified delivery to the next handler with a fresh
+// reader over the buffered body.
+func (h *Handler) deliver(w http.ResponseWriter, r *http.Request, body *bufferedBody, next caddyhttp.Handler) error {
+	body.attach(r)
+	return next.ServeHTTP(w, r)
+}
+
+// maxLoggedID bounds sender-chosen values in log lines.
+const maxLoggedID = 128
+
+func truncate(s string) string {
+	if len(s) > maxLoggedID {
+		return s[:maxLoggedID] + "..."
+	}
+	return s
+}
+
+// reject logs why a delivery failed. Only the reason and its
+// secret-free detail are logged, never a header value that carries a
+// signature or token.
+func (h *Handler) reject(r *http.Request, repl *caddy.Replacer, d verify.Delivery, err error) {
+	reason := verify.ReasonOf(err)
+	repl.Set("http.webhook.verified", false)
+	repl.Set("http.webhook.reason", string(reason))
+	if c := h.logger.Check(zapcore.InfoLevel, "webhook rejected"); c != nil {
+		clientIP, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+		requestID, _ := repl.GetString("http.request.uuid")
+		c.Write(
+			zap.String("route", h.Name),
+			zap.String("provider", h.preset.Name),
+			zap.String("reason", string(reason)),
+			zap.String("detail", errDetail(err)),
+			zap.String("delivery_id", truncate(d.ID)),
+			zap.String("event", truncate(d.Event)),
+			zap.String("client_ip", clientIP),
+			zap.String("request_id", requestID),
+		)
+	}
+}
+
+func errDetail(err error) string {
+	var ve *verify.Error
+	if errors.As(err, &ve) {
+		return ve.Detail
+	}
+	return err.Error()
+}
+
+// requestURL rebuilds the URL the sender requested, for schemes that sign it.
+func requestURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + r.URL.RequestURI()
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)
