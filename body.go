@@ -88,7 +88,9 @@ func (b *bufferedBody) release() {
 // is closed.
 func (b *bufferedBody) reader() io.ReadCloser {
 	b.refs.Add(1)
-	return &bodyReader{Reader: bytes.NewReader(b.buf.Bytes()), body: b}
+	br := &bodyReader{body: b}
+	br.Reset(b.buf.Bytes())
+	return br
 }
 
 // attach makes r carry a fresh reader over the body, and lets transports
@@ -100,7 +102,7 @@ func (b *bufferedBody) attach(r *http.Request) {
 }
 
 type bodyReader struct {
-	*bytes.Reader
+	bytes.Reader
 	body   *bufferedBody
 	closed atomic.Bool
 }

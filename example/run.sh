@@ -11,7 +11,7 @@ if ! command -v xcaddy >/dev/null; then
 fi
 echo "==> building Caddy v2.11.9 with the module (the first build takes a few minutes)"
 mkdir -p bin
-xcaddy build v2.11.9 --with github.com/webhookverify/caddy-webhook-verify=. --output bin/caddy
+xcaddy build v2.11.9 --with github.com/webhookverify/caddy-webhook-verify@v0.0.0=. --output bin/caddy
 go build -o bin/example-app ./example/app
 
 export GITHUB_WEBHOOK_SECRET="${GITHUB_WEBHOOK_SECRET:-example-github-secret}"
