@@ -2,6 +2,7 @@ package webhookverify
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -84,6 +85,12 @@ func uniqueRouteName(state map[string]any, matcher, provider string) string {
 //		timestamp_header <field>
 //		timestamp_format unix|unix_ms|rfc3339
 //		id_header        <field>
+//
+//		dedupe [<ttl>] {
+//			key         <placeholder>
+//			max_entries <n>
+//			zone        <name>
+//		}
 //	}
 //
 // The provider is the first argument or the provider subdirective. secret
@@ -150,6 +157,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("max_body: invalid size %q", s)
 			}
 			h.MaxBody = int64(size)
+		case "dedupe":
+			if err := h.unmarshalDedupe(d); err != nil {
+				return err
+			}
 		case "name", "header", "algorithm", "encoding", "prefix", "signed", "timestamp_header", "timestamp_format", "id_header":
 			var s string
 			if !d.AllArgs(&s) {
@@ -187,6 +198,14 @@ func (h *Handler) stringField(sub string) *string {
 		return &h.TimestampFormat
 	}
 	return &h.IDHeader
+}
+
+func parsePositive(s string) (int64, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a positive integer", s)
+	}
+	return n, nil
 }
 
 // Interface guard

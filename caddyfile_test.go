@@ -63,6 +63,25 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				TimestampFormat: "unix_ms", IDHeader: "X-Delivery"},
 		},
 		{name: "same provider twice is fine", input: "webhook_verify gitlab {\nprovider gitlab\nsecret t\n}", want: Handler{Provider: "gitlab", Secrets: []string{"t"}}},
+		{
+			name: "dedupe",
+			input: `webhook_verify github {
+				secret {env.S}
+				dedupe 24h {
+					key {http.request.header.X-Request-Id}
+					max_entries 50000
+					zone shared
+				}
+			}`,
+			want: Handler{Provider: "github", Secrets: []string{"{env.S}"}, Dedupe: &Dedupe{
+				TTL: caddy.Duration(24 * time.Hour), Key: "{http.request.header.X-Request-Id}", MaxEntries: 50000, Zone: "shared"}},
+		},
+		{name: "dedupe bare", input: "webhook_verify github {\nsecret s\ndedupe\n}", want: Handler{Provider: "github", Secrets: []string{"s"}, Dedupe: &Dedupe{}}},
+		{name: "dedupe bad ttl", input: "webhook_verify github {\ndedupe forever\n}", wantErr: "invalid ttl"},
+		{name: "dedupe two ttls", input: "webhook_verify github {\ndedupe 1h 2h\n}", wantErr: "wrong argument count"},
+		{name: "dedupe bad max", input: "webhook_verify github {\ndedupe {\nmax_entries -5\n}\n}", wantErr: "not a positive integer"},
+		{name: "dedupe unknown", input: "webhook_verify github {\ndedupe {\nttl 1h\n}\n}", wantErr: "unrecognized subdirective 'ttl'"},
+		{name: "dedupe twice", input: "webhook_verify github {\ndedupe\ndedupe\n}", wantErr: "dedupe given twice"},
 		{name: "no provider", input: "webhook_verify {\nsecret s\n}", wantErr: "missing provider"},
 		{name: "conflicting provider", input: "webhook_verify github {\nprovider stripe\n}", wantErr: "conflicts"},
 		{name: "two arguments", input: `webhook_verify github stripe`, wantErr: "wrong argument count"},

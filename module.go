@@ -6,6 +6,7 @@ package webhookverify
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/webhookverify/caddy-webhook-verify/dedupe"
 	"github.com/webhookverify/caddy-webhook-verify/verify"
 )
 
@@ -56,6 +58,7 @@ const (
 // `{http.webhook.timestamp}` | The signed timestamp in Unix seconds, for timestamped schemes
 // `{http.webhook.verified}` | `true` once the signature checked out
 // `{http.webhook.reason}` | Why a delivery was rejected (set on failure, for `handle_errors`)
+// `{http.webhook.duplicate}` | `true` when dedupe answered a redelivery without the app
 type Handler struct {
 	// Provider is the signing scheme: a preset such as `github`, `gitlab`,
 	// `stripe`, `slack`, `shopify`, `standard` (alias `svix`), or `hmac`
@@ -119,10 +122,15 @@ type Handler struct {
 	// IDHeader holds the `hmac` scheme's delivery id; default `Idempotency-Key`.
 	IDHeader string `json:"id_header,omitempty"`
 
-	preset   *verify.Preset
-	verifier verify.Verifier
-	signsURL bool
-	logger   *zap.Logger
+	// Dedupe, when set, stops redeliveries from reaching the app twice.
+	Dedupe *Dedupe `json:"dedupe,omitempty"`
+
+	preset     *verify.Preset
+	verifier   verify.Verifier
+	signsURL   bool
+	dedupe     dedupe.Store
+	dedupeZone string
+	logger     *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -182,6 +190,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("route %s: %w", h.Name, err)
 	}
 	h.signsURL = verify.SignsURL(h.verifier)
+	if h.Dedupe != nil {
+		if err := h.provisionDedupe(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -248,8 +261,14 @@ func (h *Handler) Validate() error {
 	return nil
 }
 
-// Cleanup releases what Provision took.
+// Cleanup releases what Provision took. It is safe after a failed Provision.
 func (h *Handler) Cleanup() error {
+	if h.dedupeZone != "" {
+		if _, err := dedupeZones.Delete(h.dedupeZone); err != nil {
+			return err
+		}
+		h.dedupeZone = ""
+	}
 	return nil
 }
 
@@ -261,6 +280,7 @@ var (
 	errTooLarge    = errors.New("webhook body too large")
 	errBodyTimeout = errors.New("webhook body not received in time")
 	errBodyRead    = errors.New("webhook body could not be read")
+	errInFlight    = errors.New("webhook delivery already in progress")
 )
 
 // ServeHTTP runs the pipeline: read the body (bounded), verify, then hand
@@ -297,14 +317,83 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if !delivery.Timestamp.IsZero() {
 		repl.Set("http.webhook.timestamp", strconv.FormatInt(delivery.Timestamp.Unix(), 10))
 	}
-	return h.deliver(w, r, body, next)
+	return h.deliver(w, r, repl, delivery, body, next)
 }
 
-// deliver hands a verified delivery to the next handler with a fresh
-// reader over the buffered body.
-func (h *Handler) deliver(w http.ResponseWriter, r *http.Request, body *bufferedBody, next caddyhttp.Handler) error {
+// deliver runs the stages after verification: dedupe claim, forwarding,
+// and dedupe commit or release by what the app answered.
+func (h *Handler) deliver(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, d verify.Delivery, body *bufferedBody, next caddyhttp.Handler) error {
+	if h.dedupe == nil {
+		body.attach(r)
+		return next.ServeHTTP(w, r)
+	}
+
+	key := h.dedupeKey(repl, d, body.bytes())
+	switch result, status := h.dedupe.Claim(key); result {
+	case dedupe.Duplicate:
+		repl.Set("http.webhook.duplicate", true)
+		h.logger.Info("duplicate delivery answered without the app",
+			zap.String("route", h.Name), zap.String("provider", h.preset.Name),
+			zap.String("delivery_id", truncate(d.ID)), zap.Int("status", status))
+		w.Header().Set("Webhook-Duplicate", "true")
+		w.WriteHeader(status)
+		return nil
+	case dedupe.InFlight:
+		w.Header().Set("Retry-After", strconv.Itoa(int(inFlightRetryAfter/time.Second)))
+		return caddyhttp.Error(http.StatusConflict, errInFlight)
+	}
+
+	// Released unless the app took the delivery; also if the next handler panics.
+	settled := false
+	defer func() {
+		if !settled {
+			h.dedupe.Release(key)
+		}
+	}()
+	status, err := h.forward(w, r, body, next)
+	if err == nil && status >= 200 && status < 300 {
+		h.dedupe.Commit(key, status, time.Duration(h.Dedupe.TTL))
+		settled = true
+	}
+	return err
+}
+
+// forward hands the delivery to the next handler with a fresh reader over
+// the buffered body, and reports the status the app answered (0 if the
+// next handler wrote none, e.g. because it returned an error).
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, body *bufferedBody, next caddyhttp.Handler) (int, error) {
 	body.attach(r)
-	return next.ServeHTTP(w, r)
+	rec := &statusRecorder{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
+	err := next.ServeHTTP(rec, r)
+	return rec.status, err
+}
+
+// statusRecorder notes the final status the next handler writes, passing
+// everything through unbuffered.
+type statusRecorder struct {
+	*caddyhttp.ResponseWriterWrapper
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 && code >= 200 {
+		s.status = code
+	}
+	s.ResponseWriterWrapper.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriterWrapper.Write(b)
+}
+
+func (s *statusRecorder) ReadFrom(r io.Reader) (int64, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriterWrapper.ReadFrom(r)
 }
 
 // maxLoggedID bounds sender-chosen values in log lines.

@@ -1,0 +1,181 @@
+package webhookverify
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"go.uber.org/zap"
+
+	"github.com/webhookverify/caddy-webhook-verify/dedupe"
+	"github.com/webhookverify/caddy-webhook-verify/verify"
+)
+
+// Dedupe makes the gateway remember which deliveries the app already took,
+// so a redelivery never reaches it twice.
+//
+// Only verified deliveries claim a key. The first copy of a delivery claims
+// it; copies arriving while it is in flight get 409 with Retry-After. The
+// key is remembered (for TTL) only when the app answered 2xx; if the app
+// failed, the claim is released so the provider's own retry goes through.
+// A remembered duplicate is answered with the app's original 2xx status and
+// `Webhook-Duplicate: true`, and never reaches the app.
+type Dedupe struct {
+	// TTL is how long a delivered id is remembered; default 72h, which
+	// covers Stripe's three days of retries. Keep it longer than twice the
+	// timestamp tolerance, or a replay inside the tolerance window passes.
+	TTL caddy.Duration `json:"ttl,omitempty"`
+
+	// Key is a placeholder that gives the dedupe key, e.g.
+	// `{http.request.header.X-Request-Id}`. Default: the provider's delivery
+	// or event id (`{http.webhook.id}`). When it is empty for a delivery,
+	// the SHA-256 digest of the body is the key.
+	Key string `json:"key,omitempty"`
+
+	// MaxEntries bounds how many ids are remembered; default 1,000,000
+	// (about 200 bytes each). Beyond it the least used ids are forgotten
+	// and a redelivery of one of them would pass.
+	MaxEntries int64 `json:"max_entries,omitempty"`
+
+	// Zone names the memory, which survives config reloads. Routes with
+	// the same zone share it. Default: the route's name. A zone keeps the
+	// max_entries it was created with until Caddy restarts. Global
+	// placeholders such as {env.*} are resolved at load.
+	Zone string `json:"zone,omitempty"`
+}
+
+// Defaults for dedupe; see the fields.
+const (
+	defaultDedupeTTL = 72 * time.Hour
+	// inFlightRetryAfter is what a copy of an in-flight delivery is told:
+	// by then the first copy has normally been answered.
+	inFlightRetryAfter = 5 * time.Second
+	// maxDedupeKey bounds keys held in memory; longer ones are hashed.
+	maxDedupeKey = 256
+)
+
+// dedupeZones holds the stores by zone name, so a reload keeps them.
+var dedupeZones = caddy.NewUsagePool()
+
+type dedupeZone struct{ *dedupe.Memory }
+
+func (z dedupeZone) Destruct() error {
+	z.Close()
+	return nil
+}
+
+// provisionDedupe loads (or creates) the route's zone.
+func (h *Handler) provisionDedupe() error {
+	d := h.Dedupe
+	if d.TTL == 0 {
+		d.TTL = caddy.Duration(defaultDedupeTTL)
+	}
+	if d.TTL < 0 || d.MaxEntries < 0 {
+		return fmt.Errorf("route %s: dedupe ttl and max_entries must be positive", h.Name)
+	}
+	if d.MaxEntries == 0 {
+		d.MaxEntries = dedupe.DefaultMaxEntries
+	}
+	zone := caddy.NewReplacer().ReplaceAll(d.Zone, "")
+	if zone == "" {
+		zone = h.Name
+	}
+	if tol := h.effectiveTolerance(); tol > 0 && time.Duration(d.TTL) < 2*tol {
+		h.logger.Warn("dedupe ttl is shorter than twice the timestamp tolerance: a replay inside the tolerance window would pass dedupe",
+			zap.String("route", h.Name), zap.Duration("ttl", time.Duration(d.TTL)), zap.Duration("tolerance", tol))
+	}
+	name := "webhook_verify/dedupe/" + zone
+	val, loaded, err := dedupeZones.LoadOrNew(name, func() (caddy.Destructor, error) {
+		m, err := dedupe.NewMemory(dedupe.Options{MaxEntries: d.MaxEntries})
+		return dedupeZone{m}, err
+	})
+	if err != nil {
+		return fmt.Errorf("route %s: dedupe zone %s: %w", h.Name, zone, err)
+	}
+	h.dedupeZone = name
+	store := val.(dedupeZone)
+	h.dedupe = store
+	if loaded && store.MaxEntries() != d.MaxEntries {
+		h.logger.Warn("dedupe zone keeps the max_entries it was created with until Caddy restarts",
+			zap.String("zone", zone), zap.Int64("max_entries", store.MaxEntries()), zap.Int64("configured", d.MaxEntries))
+	}
+	return nil
+}
+
+func (h *Handler) effectiveTolerance() time.Duration {
+	if h.Tolerance > 0 && h.preset.Tolerance > 0 {
+		return time.Duration(h.Tolerance)
+	}
+	return h.preset.Tolerance
+}
+
+// dedupeKey is the provider's delivery id (or the configured placeholder),
+// falling back to a digest of the body. It is scoped by provider so routes
+// sharing a zone cannot collide.
+func (h *Handler) dedupeKey(repl *caddy.Replacer, d verify.Delivery, body []byte) string {
+	key := d.ID
+	if h.Dedupe.Key != "" {
+		key = repl.ReplaceAll(h.Dedupe.Key, "")
+	}
+	switch {
+	case key == "":
+		sum := sha256.Sum256(body)
+		key = "body-sha256:" + hex.EncodeToString(sum[:])
+	case len(key) > maxDedupeKey:
+		sum := sha256.Sum256([]byte(key))
+		key = "key-sha256:" + hex.EncodeToString(sum[:])
+	}
+	return h.preset.Name + "/" + key
+}
+
+// unmarshalDedupe parses
+//
+//	dedupe [<ttl>] {
+//		key         <placeholder>
+//		max_entries <n>
+//		zone        <name>
+//	}
+func (h *Handler) unmarshalDedupe(d *caddyfile.Dispenser) error {
+	cfg := new(Dedupe)
+	if d.NextArg() {
+		ttl, err := caddy.ParseDuration(d.Val())
+		if err != nil || ttl <= 0 {
+			return d.Errf("dedupe: invalid ttl %q", d.Val())
+		}
+		cfg.TTL = caddy.Duration(ttl)
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := map[string]bool{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		sub := d.Val()
+		if seen[sub] {
+			return d.Errf("dedupe: %s given twice", sub)
+		}
+		seen[sub] = true
+		var arg string
+		if !d.AllArgs(&arg) {
+			return d.ArgErr()
+		}
+		switch sub {
+		case "key":
+			cfg.Key = arg
+		case "zone":
+			cfg.Zone = arg
+		case "max_entries":
+			n, err := parsePositive(arg)
+			if err != nil {
+				return d.Errf("dedupe: max_entries: %v", err)
+			}
+			cfg.MaxEntries = n
+		default:
+			return d.Errf("dedupe: unrecognized subdirective '%s'", sub)
+		}
+	}
+	h.Dedupe = cfg
+	return nil
+}
