@@ -61,7 +61,7 @@ func newEntry(expires time.Time, status int) entry {
 }
 
 func (e entry) expired(now time.Time) bool { return int64(e>>10) <= now.UnixMilli() }
-func (e entry) status() int               { return int(e & 0x3ff) }
+func (e entry) status() int                { return int(e & 0x3ff) }
 
 // Options configure a Memory store.
 type Options struct {
