@@ -91,6 +91,12 @@ func uniqueRouteName(state map[string]any, matcher, provider string) string {
 //			max_entries <n>
 //			zone        <name>
 //		}
+//
+//		retry <n> {
+//			backoff <base> <max>
+//			budget  <duration>
+//			status  <codes...>
+//		}
 //	}
 //
 // The provider is the first argument or the provider subdirective. secret
@@ -159,6 +165,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.MaxBody = int64(size)
 		case "dedupe":
 			if err := h.unmarshalDedupe(d); err != nil {
+				return err
+			}
+		case "retry":
+			if err := h.unmarshalRetry(d); err != nil {
 				return err
 			}
 		case "name", "header", "algorithm", "encoding", "prefix", "signed", "timestamp_header", "timestamp_format", "id_header":

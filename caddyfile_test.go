@@ -82,6 +82,28 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{name: "dedupe bad max", input: "webhook_verify github {\ndedupe {\nmax_entries -5\n}\n}", wantErr: "not a positive integer"},
 		{name: "dedupe unknown", input: "webhook_verify github {\ndedupe {\nttl 1h\n}\n}", wantErr: "unrecognized subdirective 'ttl'"},
 		{name: "dedupe twice", input: "webhook_verify github {\ndedupe\ndedupe\n}", wantErr: "dedupe given twice"},
+		{
+			name: "retry",
+			input: `webhook_verify github {
+				secret s
+				retry 5 {
+					backoff 100ms 2s
+					budget 9s
+					status 500 503 429
+				}
+			}`,
+			want: Handler{Provider: "github", Secrets: []string{"s"}, Retry: &Retry{Attempts: 5,
+				BackoffBase: caddy.Duration(100 * time.Millisecond), BackoffMax: caddy.Duration(2 * time.Second),
+				Budget: caddy.Duration(9 * time.Second), Statuses: []int{500, 503, 429}}},
+		},
+		{name: "retry bare", input: "webhook_verify github {\nretry 2\n}", want: Handler{Provider: "github", Retry: &Retry{Attempts: 2}}},
+		{name: "retry without count", input: "webhook_verify github {\nretry\n}", wantErr: "wrong argument count"},
+		{name: "retry bad count", input: "webhook_verify github {\nretry many\n}", wantErr: "not a number of attempts"},
+		{name: "retry backoff order", input: "webhook_verify github {\nretry 2 {\nbackoff 5s 1s\n}\n}", wantErr: "max >= base"},
+		{name: "retry backoff one value", input: "webhook_verify github {\nretry 2 {\nbackoff 5s\n}\n}", wantErr: "wrong argument count"},
+		{name: "retry success status", input: "webhook_verify github {\nretry 2 {\nstatus 200\n}\n}", wantErr: "not a retryable HTTP status"},
+		{name: "retry bad budget", input: "webhook_verify github {\nretry 2 {\nbudget 0s\n}\n}", wantErr: "invalid budget"},
+		{name: "retry unknown", input: "webhook_verify github {\nretry 2 {\ntries 3\n}\n}", wantErr: "unrecognized subdirective 'tries'"},
 		{name: "no provider", input: "webhook_verify {\nsecret s\n}", wantErr: "missing provider"},
 		{name: "conflicting provider", input: "webhook_verify github {\nprovider stripe\n}", wantErr: "conflicts"},
 		{name: "two arguments", input: `webhook_verify github stripe`, wantErr: "wrong argument count"},

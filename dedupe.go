@@ -50,8 +50,8 @@ type Dedupe struct {
 // Defaults for dedupe; see the fields.
 const (
 	defaultDedupeTTL = 72 * time.Hour
-	// inFlightRetryAfter is what a copy of an in-flight delivery is told:
-	// by then the first copy has normally been answered.
+	// inFlightRetryAfter is what a copy of an in-flight delivery is told
+	// when there are no retries (with retries, the budget).
 	inFlightRetryAfter = 5 * time.Second
 	// maxDedupeKey bounds keys held in memory; longer ones are hashed.
 	maxDedupeKey = 256

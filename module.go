@@ -6,7 +6,6 @@ package webhookverify
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -59,6 +58,7 @@ const (
 // `{http.webhook.verified}` | `true` once the signature checked out
 // `{http.webhook.reason}` | Why a delivery was rejected (set on failure, for `handle_errors`)
 // `{http.webhook.duplicate}` | `true` when dedupe answered a redelivery without the app
+// `{http.webhook.attempt}` | The attempt to reach the app, from 1 (see `retry`)
 type Handler struct {
 	// Provider is the signing scheme: a preset such as `github`, `gitlab`,
 	// `stripe`, `slack`, `shopify`, `standard` (alias `svix`), or `hmac`
@@ -125,11 +125,15 @@ type Handler struct {
 	// Dedupe, when set, stops redeliveries from reaching the app twice.
 	Dedupe *Dedupe `json:"dedupe,omitempty"`
 
+	// Retry, when set, tries the app again when it fails briefly.
+	Retry *Retry `json:"retry,omitempty"`
+
 	preset     *verify.Preset
 	verifier   verify.Verifier
 	signsURL   bool
 	dedupe     dedupe.Store
 	dedupeZone string
+	forwarder  forwarder
 	logger     *zap.Logger
 }
 
@@ -190,6 +194,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("route %s: %w", h.Name, err)
 	}
 	h.signsURL = verify.SignsURL(h.verifier)
+	h.forwarder = directForwarder{}
+	if h.Retry != nil {
+		if err := h.provisionRetry(); err != nil {
+			return err
+		}
+	}
 	if h.Dedupe != nil {
 		if err := h.provisionDedupe(); err != nil {
 			return err
@@ -312,6 +322,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	repl.Set("http.webhook.verified", true)
+	repl.Set("http.webhook.attempt", 1)
 	repl.Set("http.webhook.id", delivery.ID)
 	repl.Set("http.webhook.event", delivery.Event)
 	if !delivery.Timestamp.IsZero() {
@@ -324,8 +335,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // and dedupe commit or release by what the app answered.
 func (h *Handler) deliver(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, d verify.Delivery, body *bufferedBody, next caddyhttp.Handler) error {
 	if h.dedupe == nil {
-		body.attach(r)
-		return next.ServeHTTP(w, r)
+		if h.Retry == nil {
+			body.attach(r)
+			return next.ServeHTTP(w, r)
+		}
+		_, err := h.forwarder.forward(w, r, repl, body, next)
+		return err
 	}
 
 	key := h.dedupeKey(repl, d, body.bytes())
@@ -339,7 +354,7 @@ func (h *Handler) deliver(w http.ResponseWriter, r *http.Request, repl *caddy.Re
 		w.WriteHeader(status)
 		return nil
 	case dedupe.InFlight:
-		w.Header().Set("Retry-After", strconv.Itoa(int(inFlightRetryAfter/time.Second)))
+		w.Header().Set("Retry-After", strconv.Itoa(h.inFlightRetryAfter()))
 		return caddyhttp.Error(http.StatusConflict, errInFlight)
 	}
 
@@ -350,50 +365,12 @@ func (h *Handler) deliver(w http.ResponseWriter, r *http.Request, repl *caddy.Re
 			h.dedupe.Release(key)
 		}
 	}()
-	status, err := h.forward(w, r, body, next)
+	status, err := h.forwarder.forward(w, r, repl, body, next)
 	if err == nil && status >= 200 && status < 300 {
 		h.dedupe.Commit(key, status, time.Duration(h.Dedupe.TTL))
 		settled = true
 	}
 	return err
-}
-
-// forward hands the delivery to the next handler with a fresh reader over
-// the buffered body, and reports the status the app answered (0 if the
-// next handler wrote none, e.g. because it returned an error).
-func (h *Handler) forward(w http.ResponseWriter, r *http.Request, body *bufferedBody, next caddyhttp.Handler) (int, error) {
-	body.attach(r)
-	rec := &statusRecorder{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
-	err := next.ServeHTTP(rec, r)
-	return rec.status, err
-}
-
-// statusRecorder notes the final status the next handler writes, passing
-// everything through unbuffered.
-type statusRecorder struct {
-	*caddyhttp.ResponseWriterWrapper
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 && code >= 200 {
-		s.status = code
-	}
-	s.ResponseWriterWrapper.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriterWrapper.Write(b)
-}
-
-func (s *statusRecorder) ReadFrom(r io.Reader) (int64, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriterWrapper.ReadFrom(r)
 }
 
 // maxLoggedID bounds sender-chosen values in log lines.

@@ -1,0 +1,139 @@
+package webhookverify
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/webhookverify/caddy-webhook-verify/retry"
+)
+
+// Retry makes the gateway try the app again when it fails briefly, so the
+// delivery does not bounce back to the provider (GitHub never retries on
+// its own; others wait minutes to hours).
+//
+// Retries wrap the next handler, normally reverse_proxy, so its load
+// balancing, TLS and health checks still apply. Every attempt gets the same
+// body bytes. A retryable response (and a connection failure) is held and
+// dropped before the next attempt; any other response goes to the sender at
+// once, streamed. After the last attempt, the sender gets the app's last
+// status, or 502 when the app could not be reached. A sender that hangs up
+// stops the retries.
+type Retry struct {
+	// Attempts is how many more attempts follow the first.
+	Attempts int `json:"attempts"`
+
+	// BackoffBase and BackoffMax shape the wait before each retry:
+	// uniform in [0, min(max, base·2^(n-1))] before retry n. Defaults 250ms
+	// and 5s. An app's Retry-After is honoured when it fits the budget; one
+	// that does not ends the retries.
+	BackoffBase caddy.Duration `json:"backoff_base,omitempty"`
+	BackoffMax  caddy.Duration `json:"backoff_max,omitempty"`
+
+	// Budget bounds the delivery's time, counted from the first attempt;
+	// default 8s, inside GitHub's 10s timeout. No wait and no retry
+	// outlasts it: a retry still running at the deadline is cut off (504).
+	// The first attempt runs as it would without retries, so a slow app is
+	// not cut off mid-request on its first try; if it answers after the
+	// deadline, no retry follows.
+	Budget caddy.Duration `json:"budget,omitempty"`
+
+	// Statuses are the app responses that are retried; default 408, 429,
+	// 500, 502, 503 and 504. Connection failures are always retried.
+	Statuses []int `json:"status,omitempty"`
+}
+
+func (h *Handler) provisionRetry() error {
+	policy, err := retry.Policy{
+		Retries:  h.Retry.Attempts,
+		Base:     time.Duration(h.Retry.BackoffBase),
+		Max:      time.Duration(h.Retry.BackoffMax),
+		Budget:   time.Duration(h.Retry.Budget),
+		Statuses: h.Retry.Statuses,
+	}.WithDefaults()
+	if err != nil {
+		return fmt.Errorf("route %s: retry: %w", h.Name, err)
+	}
+	h.forwarder = &retryForwarder{policy: policy, now: time.Now, logger: h.logger, route: h.Name}
+	return nil
+}
+
+// inFlightRetryAfter is what a copy of a delivery in flight is told, in
+// seconds: by then the first copy has normally been answered.
+func (h *Handler) inFlightRetryAfter() int {
+	if rf, ok := h.forwarder.(*retryForwarder); ok {
+		return int(math.Ceil(rf.policy.Budget.Seconds()))
+	}
+	return int(inFlightRetryAfter / time.Second)
+}
+
+// unmarshalRetry parses
+//
+//	retry <n> {
+//		backoff <base> <max>
+//		budget  <duration>
+//		status  <codes...>
+//	}
+func (h *Handler) unmarshalRetry(d *caddyfile.Dispenser) error {
+	cfg := new(Retry)
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	n, err := strconv.Atoi(d.Val())
+	if err != nil || n < 0 {
+		return d.Errf("retry: %q is not a number of attempts", d.Val())
+	}
+	cfg.Attempts = n
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := map[string]bool{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		sub := d.Val()
+		if seen[sub] {
+			return d.Errf("retry: %s given twice", sub)
+		}
+		seen[sub] = true
+		args := d.RemainingArgs()
+		switch sub {
+		case "backoff":
+			if len(args) != 2 {
+				return d.ArgErr()
+			}
+			base, err1 := caddy.ParseDuration(args[0])
+			max, err2 := caddy.ParseDuration(args[1])
+			if err1 != nil || err2 != nil || base <= 0 || max < base {
+				return d.Errf("retry: backoff wants <base> <max> durations with max >= base, got %q %q", args[0], args[1])
+			}
+			cfg.BackoffBase, cfg.BackoffMax = caddy.Duration(base), caddy.Duration(max)
+		case "budget":
+			if len(args) != 1 {
+				return d.ArgErr()
+			}
+			budget, err := caddy.ParseDuration(args[0])
+			if err != nil || budget <= 0 {
+				return d.Errf("retry: invalid budget %q", args[0])
+			}
+			cfg.Budget = caddy.Duration(budget)
+		case "status":
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			for _, a := range args {
+				code, err := strconv.Atoi(a)
+				if err != nil || code < 100 || code > 599 || (code >= 200 && code < 300) {
+					return d.Errf("retry: %q is not a retryable HTTP status", a)
+				}
+				cfg.Statuses = append(cfg.Statuses, code)
+			}
+		default:
+			return d.Errf("retry: unrecognized subdirective '%s'", sub)
+		}
+	}
+	h.Retry = cfg
+	return nil
+}
