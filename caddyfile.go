@@ -92,6 +92,15 @@ func uniqueRouteName(state map[string]any, matcher, provider string) string {
 //			zone        <name>
 //		}
 //
+//		rate_limit <events>/<window> [burst <n>] {
+//			key            <placeholder>
+//			mode           reject|wait
+//			max_wait       <duration>
+//			max_concurrent <n>
+//			max_keys       <n>
+//			zone           <name>
+//		}
+//
 //		retry <n> {
 //			backoff <base> <max>
 //			budget  <duration>
@@ -165,6 +174,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.MaxBody = int64(size)
 		case "dedupe":
 			if err := h.unmarshalDedupe(d); err != nil {
+				return err
+			}
+		case "rate_limit":
+			if err := h.unmarshalRateLimit(d); err != nil {
 				return err
 			}
 		case "retry":

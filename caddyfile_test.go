@@ -104,6 +104,32 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{name: "retry success status", input: "webhook_verify github {\nretry 2 {\nstatus 200\n}\n}", wantErr: "not a retryable HTTP status"},
 		{name: "retry bad budget", input: "webhook_verify github {\nretry 2 {\nbudget 0s\n}\n}", wantErr: "invalid budget"},
 		{name: "retry unknown", input: "webhook_verify github {\nretry 2 {\ntries 3\n}\n}", wantErr: "unrecognized subdirective 'tries'"},
+		{
+			name: "rate_limit",
+			input: `webhook_verify shopify {
+				secret s
+				rate_limit 50/1s burst 100 {
+					key {http.request.header.X-Shopify-Shop-Domain}
+					mode wait
+					max_wait 3s
+					max_concurrent 4
+					max_keys 1000
+					zone shops
+				}
+			}`,
+			want: Handler{Provider: "shopify", Secrets: []string{"s"}, RateLimit: &RateLimit{Events: 50, Window: caddy.Duration(time.Second),
+				Burst: 100, Key: "{http.request.header.X-Shopify-Shop-Domain}", Mode: "wait", MaxWait: caddy.Duration(3 * time.Second),
+				MaxConcurrent: 4, MaxKeys: 1000, Zone: "shops"}},
+		},
+		{name: "rate_limit bare", input: "webhook_verify github {\nrate_limit 5/1m\n}", want: Handler{Provider: "github", RateLimit: &RateLimit{Events: 5, Window: caddy.Duration(time.Minute)}}},
+		{name: "rate_limit no rate", input: "webhook_verify github {\nrate_limit\n}", wantErr: "wrong argument count"},
+		{name: "rate_limit bad rate", input: "webhook_verify github {\nrate_limit 5\n}", wantErr: "is not <events>/<window>"},
+		{name: "rate_limit bad window", input: "webhook_verify github {\nrate_limit 5/often\n}", wantErr: "is not <events>/<window>"},
+		{name: "rate_limit zero", input: "webhook_verify github {\nrate_limit 0/1s\n}", wantErr: "is not <events>/<window>"},
+		{name: "rate_limit burst without n", input: "webhook_verify github {\nrate_limit 5/1s burst\n}", wantErr: "wrong argument count"},
+		{name: "rate_limit extra word", input: "webhook_verify github {\nrate_limit 5/1s bursty 3\n}", wantErr: "wrong argument count"},
+		{name: "rate_limit bad mode", input: "webhook_verify github {\nrate_limit 5/1s {\nmode drop\n}\n}", wantErr: "mode \"drop\""},
+		{name: "rate_limit unknown", input: "webhook_verify github {\nrate_limit 5/1s {\nburst 3\n}\n}", wantErr: "unrecognized subdirective 'burst'"},
 		{name: "no provider", input: "webhook_verify {\nsecret s\n}", wantErr: "missing provider"},
 		{name: "conflicting provider", input: "webhook_verify github {\nprovider stripe\n}", wantErr: "conflicts"},
 		{name: "two arguments", input: `webhook_verify github stripe`, wantErr: "wrong argument count"},

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/webhookverify/caddy-webhook-verify/dedupe"
+	"github.com/webhookverify/caddy-webhook-verify/ratelimit"
 	"github.com/webhookverify/caddy-webhook-verify/verify"
 )
 
@@ -125,6 +126,9 @@ type Handler struct {
 	// Dedupe, when set, stops redeliveries from reaching the app twice.
 	Dedupe *Dedupe `json:"dedupe,omitempty"`
 
+	// RateLimit, when set, paces the deliveries that reach the app.
+	RateLimit *RateLimit `json:"rate_limit,omitempty"`
+
 	// Retry, when set, tries the app again when it fails briefly.
 	Retry *Retry `json:"retry,omitempty"`
 
@@ -133,6 +137,8 @@ type Handler struct {
 	signsURL   bool
 	dedupe     dedupe.Store
 	dedupeZone string
+	limiter    *ratelimit.Limiter
+	rateZone   string
 	forwarder  forwarder
 	logger     *zap.Logger
 }
@@ -202,6 +208,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if h.Dedupe != nil {
 		if err := h.provisionDedupe(); err != nil {
+			return err
+		}
+	}
+	if h.RateLimit != nil {
+		if err := h.provisionRateLimit(); err != nil {
 			return err
 		}
 	}
@@ -279,6 +290,12 @@ func (h *Handler) Cleanup() error {
 		}
 		h.dedupeZone = ""
 	}
+	if h.rateZone != "" {
+		if _, err := rateLimitZones.Delete(h.rateZone); err != nil {
+			return err
+		}
+		h.rateZone = ""
+	}
 	return nil
 }
 
@@ -291,6 +308,7 @@ var (
 	errBodyTimeout = errors.New("webhook body not received in time")
 	errBodyRead    = errors.New("webhook body could not be read")
 	errInFlight    = errors.New("webhook delivery already in progress")
+	errRateLimited = errors.New("webhook deliveries over the rate limit")
 )
 
 // ServeHTTP runs the pipeline: read the body (bounded), verify, then hand
@@ -331,44 +349,63 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return h.deliver(w, r, repl, delivery, body, next)
 }
 
-// deliver runs the stages after verification: dedupe claim, forwarding,
-// and dedupe commit or release by what the app answered.
+// deliver runs the stages after verification: dedupe claim, rate limit,
+// forwarding (with retries), then dedupe commit or release by what the app
+// answered.
 func (h *Handler) deliver(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, d verify.Delivery, body *bufferedBody, next caddyhttp.Handler) error {
-	if h.dedupe == nil {
-		if h.Retry == nil {
-			body.attach(r)
-			return next.ServeHTTP(w, r)
-		}
-		_, err := h.forwarder.forward(w, r, repl, body, next)
-		return err
+	if h.dedupe == nil && h.limiter == nil && h.Retry == nil {
+		body.attach(r)
+		return next.ServeHTTP(w, r)
 	}
 
-	key := h.dedupeKey(repl, d, body.bytes())
-	switch result, status := h.dedupe.Claim(key); result {
-	case dedupe.Duplicate:
-		repl.Set("http.webhook.duplicate", true)
-		h.logger.Info("duplicate delivery answered without the app",
-			zap.String("route", h.Name), zap.String("provider", h.preset.Name),
-			zap.String("delivery_id", truncate(d.ID)), zap.Int("status", status))
-		w.Header().Set("Webhook-Duplicate", "true")
-		w.WriteHeader(status)
-		return nil
-	case dedupe.InFlight:
-		w.Header().Set("Retry-After", strconv.Itoa(h.inFlightRetryAfter()))
-		return caddyhttp.Error(http.StatusConflict, errInFlight)
+	var dedupeKey string
+	committed := false
+	if h.dedupe != nil {
+		dedupeKey = h.dedupeKey(repl, d, body.bytes())
+		switch result, status := h.dedupe.Claim(dedupeKey); result {
+		case dedupe.Duplicate:
+			repl.Set("http.webhook.duplicate", true)
+			h.logger.Info("duplicate delivery answered without the app",
+				zap.String("route", h.Name), zap.String("provider", h.preset.Name),
+				zap.String("delivery_id", truncate(d.ID)), zap.Int("status", status))
+			w.Header().Set("Webhook-Duplicate", "true")
+			w.WriteHeader(status)
+			return nil
+		case dedupe.InFlight:
+			w.Header().Set("Retry-After", strconv.Itoa(h.inFlightRetryAfter()))
+			return caddyhttp.Error(http.StatusConflict, errInFlight)
+		}
+		// Released unless the app took the delivery: on failure, on a
+		// rate limit, and if the next handler panics.
+		defer func() {
+			if !committed {
+				h.dedupe.Release(dedupeKey)
+			}
+		}()
 	}
 
-	// Released unless the app took the delivery; also if the next handler panics.
-	settled := false
-	defer func() {
-		if !settled {
-			h.dedupe.Release(key)
+	if h.limiter != nil {
+		key := repl.ReplaceAll(h.RateLimit.Key, "")
+		release, err := h.limiter.Acquire(r.Context(), key, h.RateLimit.maxWait())
+		if err != nil {
+			var limited *ratelimit.LimitedError
+			if !errors.As(err, &limited) {
+				return caddyhttp.Error(499, err) // the sender hung up while waiting
+			}
+			h.logger.Info("delivery rate limited",
+				zap.String("route", h.Name), zap.String("key", truncate(key)),
+				zap.String("delivery_id", truncate(d.ID)), zap.Duration("retry_after", limited.RetryAfter),
+				zap.Bool("concurrency", limited.Concurrency))
+			w.Header().Set("Retry-After", retryAfterSeconds(limited.RetryAfter))
+			return caddyhttp.Error(http.StatusTooManyRequests, errRateLimited)
 		}
-	}()
+		defer release()
+	}
+
 	status, err := h.forwarder.forward(w, r, repl, body, next)
-	if err == nil && status >= 200 && status < 300 {
-		h.dedupe.Commit(key, status, time.Duration(h.Dedupe.TTL))
-		settled = true
+	if h.dedupe != nil && err == nil && status >= 200 && status < 300 {
+		h.dedupe.Commit(dedupeKey, status, time.Duration(h.Dedupe.TTL))
+		committed = true
 	}
 	return err
 }

@@ -1,0 +1,205 @@
+package webhookverify
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/webhookverify/caddy-webhook-verify/ratelimit"
+)
+
+// RateLimit paces verified deliveries to the app with token buckets, one
+// per key. Only verified deliveries spend tokens, so forged traffic cannot
+// use up a real sender's budget; duplicates answered by dedupe do not
+// spend any either.
+type RateLimit struct {
+	// Events per Window is the sustained rate: `5/1m` is five deliveries a
+	// minute.
+	Events int            `json:"events"`
+	Window caddy.Duration `json:"window"`
+
+	// Burst is how many deliveries may go at once after a quiet spell;
+	// default Events.
+	Burst int `json:"burst,omitempty"`
+
+	// Key is a placeholder that picks the bucket, e.g.
+	// `{http.request.header.X-Shopify-Shop-Domain}`; default one bucket for
+	// the route.
+	Key string `json:"key,omitempty"`
+
+	// Mode is `reject` (default): answer 429 with a Retry-After in whole
+	// seconds, the time until a token is there; or `wait`: hold the
+	// delivery until a token is there, up to MaxWait, then 429. A sender
+	// that hangs up stops waiting at once.
+	Mode string `json:"mode,omitempty"`
+
+	// MaxWait bounds the wait in `wait` mode; default 5s.
+	MaxWait caddy.Duration `json:"max_wait,omitempty"`
+
+	// MaxConcurrent caps the deliveries in flight to the app per key; the
+	// rest wait or are rejected by the same mode (with Retry-After: 1).
+	MaxConcurrent int `json:"max_concurrent,omitempty"`
+
+	// MaxKeys bounds the buckets kept; default 100,000. Keys beyond it share
+	// one overflow bucket. Buckets that have refilled and are idle are
+	// forgotten (they are no different from new ones).
+	MaxKeys int `json:"max_keys,omitempty"`
+
+	// Zone names the buckets, which survive config reloads while the rate,
+	// burst and concurrency cap stay the same. Default: the route's name.
+	Zone string `json:"zone,omitempty"`
+}
+
+const defaultRateLimitWait = 5 * time.Second
+
+// rateLimitZones holds the limiters by zone, so a reload keeps them.
+var rateLimitZones = caddy.NewUsagePool()
+
+type rateLimitZone struct{ *ratelimit.Limiter }
+
+func (z rateLimitZone) Destruct() error {
+	z.Close()
+	return nil
+}
+
+func (h *Handler) provisionRateLimit() error {
+	rl := h.RateLimit
+	switch rl.Mode {
+	case "":
+		rl.Mode = "reject"
+	case "reject", "wait":
+	default:
+		return fmt.Errorf("route %s: rate_limit mode %q (want reject or wait)", h.Name, rl.Mode)
+	}
+	if rl.Mode == "wait" && rl.MaxWait == 0 {
+		rl.MaxWait = caddy.Duration(defaultRateLimitWait)
+	}
+	if rl.Burst == 0 {
+		rl.Burst = rl.Events
+	}
+	zone := caddy.NewReplacer().ReplaceAll(rl.Zone, "")
+	if zone == "" {
+		zone = h.Name
+	}
+	// A changed rate makes a new zone: buckets filled at the old rate would
+	// not mean the same thing.
+	name := fmt.Sprintf("webhook_verify/rate_limit/%s/%d/%s/%d/%d", zone, rl.Events, time.Duration(rl.Window), rl.Burst, rl.MaxConcurrent)
+	val, _, err := rateLimitZones.LoadOrNew(name, func() (caddy.Destructor, error) {
+		l, err := ratelimit.New(ratelimit.Options{
+			Events:        rl.Events,
+			Window:        time.Duration(rl.Window),
+			Burst:         rl.Burst,
+			MaxConcurrent: rl.MaxConcurrent,
+			MaxKeys:       rl.MaxKeys,
+		})
+		return rateLimitZone{l}, err
+	})
+	if err != nil {
+		return fmt.Errorf("route %s: rate_limit: %w", h.Name, err)
+	}
+	h.rateZone = name
+	h.limiter = val.(rateLimitZone).Limiter
+	return nil
+}
+
+// maxWait is how long a delivery may wait for a token: 0 in reject mode.
+func (rl *RateLimit) maxWait() time.Duration {
+	if rl.Mode == "wait" {
+		return time.Duration(rl.MaxWait)
+	}
+	return 0
+}
+
+// retryAfterSeconds renders a wait as a Retry-After in whole seconds,
+// rounded up so it is never early, and at least 1.
+func retryAfterSeconds(d time.Duration) string {
+	return strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
+}
+
+// unmarshalRateLimit parses
+//
+//	rate_limit <events>/<window> [burst <n>] {
+//		key            <placeholder>
+//		mode           reject|wait
+//		max_wait       <duration>
+//		max_concurrent <n>
+//		max_keys       <n>
+//		zone           <name>
+//	}
+func (h *Handler) unmarshalRateLimit(d *caddyfile.Dispenser) error {
+	cfg := new(RateLimit)
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	events, window, ok := strings.Cut(d.Val(), "/")
+	n, err := strconv.Atoi(events)
+	if !ok || err != nil || n <= 0 {
+		return d.Errf("rate_limit: %q is not <events>/<window>, e.g. 50/1s", d.Val())
+	}
+	w, err := caddy.ParseDuration(window)
+	if err != nil || w <= 0 {
+		return d.Errf("rate_limit: %q is not <events>/<window>, e.g. 50/1s", d.Val())
+	}
+	cfg.Events, cfg.Window = n, caddy.Duration(w)
+	if d.NextArg() {
+		if d.Val() != "burst" || !d.NextArg() {
+			return d.ArgErr()
+		}
+		b, err := parsePositive(d.Val())
+		if err != nil {
+			return d.Errf("rate_limit: burst: %v", err)
+		}
+		cfg.Burst = int(b)
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+	}
+	seen := map[string]bool{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		sub := d.Val()
+		if seen[sub] {
+			return d.Errf("rate_limit: %s given twice", sub)
+		}
+		seen[sub] = true
+		var arg string
+		if !d.AllArgs(&arg) {
+			return d.ArgErr()
+		}
+		switch sub {
+		case "key":
+			cfg.Key = arg
+		case "zone":
+			cfg.Zone = arg
+		case "mode":
+			if arg != "reject" && arg != "wait" {
+				return d.Errf("rate_limit: mode %q (want reject or wait)", arg)
+			}
+			cfg.Mode = arg
+		case "max_wait":
+			dur, err := caddy.ParseDuration(arg)
+			if err != nil || dur <= 0 {
+				return d.Errf("rate_limit: invalid max_wait %q", arg)
+			}
+			cfg.MaxWait = caddy.Duration(dur)
+		case "max_concurrent", "max_keys":
+			v, err := parsePositive(arg)
+			if err != nil {
+				return d.Errf("rate_limit: %s: %v", sub, err)
+			}
+			if sub == "max_concurrent" {
+				cfg.MaxConcurrent = int(v)
+			} else {
+				cfg.MaxKeys = int(v)
+			}
+		default:
+			return d.Errf("rate_limit: unrecognized subdirective '%s'", sub)
+		}
+	}
+	h.RateLimit = cfg
+	return nil
+}
