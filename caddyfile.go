@@ -75,6 +75,7 @@ func uniqueRouteName(state map[string]any, matcher, provider string) string {
 //		tolerance   <duration>
 //		max_body    <size>
 //		body_timeout <duration>
+//		url         <template>
 //
 //		# generic scheme (provider hmac)
 //		header           <field>
@@ -184,7 +185,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := h.unmarshalRetry(d); err != nil {
 				return err
 			}
-		case "name", "header", "algorithm", "encoding", "prefix", "signed", "timestamp_header", "timestamp_format", "id_header":
+		case "url", "name", "header", "algorithm", "encoding", "prefix", "signed", "timestamp_header", "timestamp_format", "id_header":
 			var s string
 			if !d.AllArgs(&s) {
 				return d.ArgErr()
@@ -203,6 +204,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // stringField maps a one-argument subdirective to its field.
 func (h *Handler) stringField(sub string) *string {
 	switch sub {
+	case "url":
+		return &h.URL
 	case "name":
 		return &h.Name
 	case "header":

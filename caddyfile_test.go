@@ -130,6 +130,14 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{name: "rate_limit extra word", input: "webhook_verify github {\nrate_limit 5/1s bursty 3\n}", wantErr: "wrong argument count"},
 		{name: "rate_limit bad mode", input: "webhook_verify github {\nrate_limit 5/1s {\nmode drop\n}\n}", wantErr: "mode \"drop\""},
 		{name: "rate_limit unknown", input: "webhook_verify github {\nrate_limit 5/1s {\nburst 3\n}\n}", wantErr: "unrecognized subdirective 'burst'"},
+		{
+			name: "public keys and url",
+			input: `webhook_verify discord {
+				public_key {env.DISCORD_KEY_NEW} {env.DISCORD_KEY_OLD}
+				url https://hooks.example.com{http.request.uri}
+			}`,
+			want: Handler{Provider: "discord", PublicKeys: []string{"{env.DISCORD_KEY_NEW}", "{env.DISCORD_KEY_OLD}"}, URL: "https://hooks.example.com{http.request.uri}"},
+		},
 		{name: "no provider", input: "webhook_verify {\nsecret s\n}", wantErr: "missing provider"},
 		{name: "conflicting provider", input: "webhook_verify github {\nprovider stripe\n}", wantErr: "conflicts"},
 		{name: "two arguments", input: `webhook_verify github stripe`, wantErr: "wrong argument count"},

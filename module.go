@@ -102,6 +102,14 @@ type Handler struct {
 	// sender that trickles its body is answered with 408.
 	BodyTimeout caddy.Duration `json:"body_timeout,omitempty"`
 
+	// URL is the public URL the provider signed, for providers that sign
+	// it (twilio, square, hubspot): a template with placeholders, e.g.
+	// `https://hooks.example.com{http.request.uri}`. By default it is
+	// rebuilt from the request as Caddy sees it (scheme, Host, path and
+	// query), which differs from the public URL when a proxy or load
+	// balancer in front rewrites any of them.
+	URL string `json:"url,omitempty"`
+
 	// Header is the signature header of the `hmac` scheme.
 	Header string `json:"header,omitempty"`
 	// Algorithm of the `hmac` scheme: `sha1`, `sha256` (default) or `sha512`.
@@ -329,9 +337,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	defer body.release()
 
-	req := verify.Request{Method: r.Method, Header: r.Header, Body: body.bytes()}
+	req := verify.Request{Method: r.Method, Query: r.URL.RawQuery, Header: r.Header, Body: body.bytes()}
+	if h.preset.Handshake != nil {
+		if hs := h.preset.Handshake(&req); hs != nil {
+			return h.answerHandshake(w, hs)
+		}
+	}
 	if h.signsURL {
-		req.URL = requestURL(r)
+		req.URL = h.publicURL(r, repl)
 	}
 	delivery, err := h.verifier.Verify(&req)
 	if err != nil {
@@ -451,13 +464,31 @@ func errDetail(err error) string {
 	return err.Error()
 }
 
-// requestURL rebuilds the URL the sender requested, for schemes that sign it.
-func requestURL(r *http.Request) string {
+// publicURL is the URL the sender requested, for schemes that sign it:
+// the configured template, or the request rebuilt.
+func (h *Handler) publicURL(r *http.Request, repl *caddy.Replacer) string {
+	if h.URL != "" {
+		return repl.ReplaceAll(h.URL, "")
+	}
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host + r.URL.RequestURI()
+}
+
+// answerHandshake answers a provider's unsigned set-up request (Meta's and
+// Dropbox's challenge, Okta's verification, WooCommerce's ping) at the
+// gateway, so the app never sees an unverified request.
+func (h *Handler) answerHandshake(w http.ResponseWriter, hs *verify.Handshake) error {
+	h.logger.Info("answered provider handshake", zap.String("route", h.Name), zap.String("provider", h.preset.Name))
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if hs.ContentType != "" {
+		w.Header().Set("Content-Type", hs.ContentType)
+	}
+	w.WriteHeader(hs.Status)
+	_, err := w.Write(hs.Body)
+	return err
 }
 
 // Interface guards

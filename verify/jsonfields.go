@@ -6,8 +6,9 @@ import (
 )
 
 // jsonFields returns the values of up to two top-level string fields of a
-// JSON object body (Stripe's event "id" and "type", say). A field that is
-// missing or not a string gives "". It scans instead of decoding, skips
+// JSON object body (Stripe's event "id" and "type", say); a number is
+// returned as its literal text (Linear's millisecond "webhookTimestamp").
+// A field that is missing or of another kind gives "". It scans instead of decoding, skips
 // nested values without building them and stops once both are found, so a
 // large payload with the id up front costs next to nothing.
 func jsonFields(body []byte, nameA, nameB string) (a, b string) {
@@ -26,10 +27,18 @@ func jsonFields(body []byte, nameA, nameB string) (a, b string) {
 		s.space()
 		wantA := nameA != "" && a == "" && key == nameA
 		wantB := nameB != "" && b == "" && key == nameB
-		if (wantA || wantB) && s.peek() == '"' {
-			val, ok := s.string()
-			if !ok {
-				return
+		if c := s.peek(); (wantA || wantB) && (c == '"' || c == '-' || ('0' <= c && c <= '9')) {
+			var val string
+			if c == '"' {
+				if val, ok = s.string(); !ok {
+					return
+				}
+			} else {
+				start := s.pos
+				if !s.skipValue() {
+					return
+				}
+				val = string(s.buf[start:s.pos])
 			}
 			if wantA {
 				a = val

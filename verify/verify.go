@@ -24,6 +24,8 @@ type Request struct {
 	Method string
 	// URL is the public URL the sender requested, for schemes that sign it.
 	URL string
+	// Query is the raw query string, for handshakes.
+	Query string
 	// Header holds the request headers.
 	Header http.Header
 	// Body is the raw request body, exactly as received.
@@ -122,12 +124,19 @@ type Preset struct {
 	Aliases []string
 	// Summary describes the scheme in a few words.
 	Summary string
-	// Tolerance is the default timestamp tolerance; 0 if the scheme signs no timestamp.
+	// Tolerance is the default timestamp tolerance; 0 if the scheme signs no
+	// timestamp or the provider documents none.
 	Tolerance time.Duration
+	// DeliveryID says where the id that survives the provider's retries
+	// comes from ("" when there is none, and dedupe uses a body digest).
+	DeliveryID string
 	// KeyKind says what the preset is configured with.
 	KeyKind KeyKind
 	// Methods are the HTTP methods the provider delivers with.
 	Methods []string
+	// Handshake, if set, recognises the provider's unsigned set-up
+	// requests and says how to answer them.
+	Handshake func(*Request) *Handshake
 
 	build func(Config) (Verifier, error)
 }
@@ -139,6 +148,7 @@ type KeyKind int
 const (
 	SharedSecret KeyKind = iota
 	PublicKey
+	SecretOrPublicKey
 )
 
 // New builds a verifier for cfg. It fails when the configuration cannot
@@ -156,15 +166,25 @@ func (p *Preset) New(cfg Config) (Verifier, error) {
 		if len(cfg.Secrets) == 0 {
 			return nil, fmt.Errorf("provider %s needs at least one secret", p.Name)
 		}
-		for i, s := range cfg.Secrets {
-			if s == "" {
-				return nil, fmt.Errorf("secret #%d is empty", i+1)
-			}
-		}
 	case PublicKey:
 		if len(cfg.PublicKeys) == 0 {
 			return nil, fmt.Errorf("provider %s needs at least one public_key", p.Name)
 		}
+	case SecretOrPublicKey:
+		if len(cfg.Secrets) == 0 && len(cfg.PublicKeys) == 0 {
+			return nil, fmt.Errorf("provider %s needs a secret or a public_key", p.Name)
+		}
+	}
+	for i, s := range cfg.Secrets {
+		if s == "" {
+			return nil, fmt.Errorf("secret #%d is empty", i+1)
+		}
+	}
+	if p.KeyKind == SharedSecret && len(cfg.PublicKeys) > 0 {
+		return nil, fmt.Errorf("provider %s signs with a shared secret; it takes no public_key", p.Name)
+	}
+	if p.KeyKind == PublicKey && len(cfg.Secrets) > 0 {
+		return nil, fmt.Errorf("provider %s signs with a private key; give its public_key, not a secret", p.Name)
 	}
 	return p.build(cfg)
 }

@@ -336,7 +336,9 @@ func TestJSONFields(t *testing.T) {
 	}{
 		{`{"id":"evt_1","type":"x"}`, "evt_1", "x"},
 		{` { "object" : {"id":"nested","type":"no"} , "list":[1,{"id":"n"},"]"], "n":-1.5e3, "t":true, "z":null, "id" : "top", "type":"t\"q\u00e9" }`, "top", `t"qé`},
-		{`{"id":1,"type":"x"}`, "", "x"},
+		{`{"type":null,"id":{"a":1},"type":"later"}`, "", "later"},
+		{`{"id":1,"type":"x"}`, "1", "x"},
+		{`{"id":-1.5e3,"type":true}`, "-1.5e3", ""},
 		{`{"data":"}\\\"","id":"after-escape"}`, "after-escape", ""},
 		{`[{"id":"x"}]`, "", ""},
 		{`{"id":"unterminated`, "", ""},

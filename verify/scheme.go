@@ -8,8 +8,10 @@ import (
 	"encoding/base64"
 	"fmt"
 	"hash"
+	"mime"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -86,9 +88,11 @@ func (f SecretFormat) key(secret string) ([]byte, error) {
 	return key, nil
 }
 
-// HMACScheme describes a provider that signs an HMAC over some parts of the
-// request. Most presets are one of these, written as data.
-type HMACScheme struct {
+// Scheme describes a provider that signs some parts of the request, with
+// an HMAC over a shared secret or, when PublicKey is set, with a private
+// key checked against the configured public keys. Most presets are one of
+// these, written as data.
+type Scheme struct {
 	// SignatureHeaders are where the signature is read from; the first one
 	// present wins.
 	SignatureHeaders []string
@@ -111,13 +115,32 @@ type HMACScheme struct {
 	// EventHeaders and EventField give the event type.
 	EventHeaders []string
 	EventField   string
+	// AllSignatureHeaders reads signatures from every one of
+	// SignatureHeaders present, not just the first (DocuSign's numbered
+	// headers, Box's primary and secondary).
+	AllSignatureHeaders bool
+	// TimestampField is a top-level JSON body field holding the timestamp
+	// when no timestamp header is present (Linear's webhookTimestamp).
+	TimestampField string
+	// FormPayload signs the "payload" field of a form-encoded body instead
+	// of the body itself (Gitea and Forgejo).
+	FormPayload bool
+	// URLTransform rewrites the request URL before it is signed.
+	URLTransform func(string) string
+	// PublicKey, when set, verifies with public keys instead of an HMAC;
+	// Algorithm and SecretFormat then do not apply.
+	PublicKey PublicKeyKind
 	// Fallback is tried when none of SignatureHeaders is present (GitHub's
 	// legacy SHA-1 header). It inherits the ids and timestamp settings.
-	Fallback *HMACScheme
+	Fallback *Scheme
 }
 
-type hmacVerifier struct {
+type schemeVerifier struct {
 	sigHeaders   []string
+	allHeaders   bool
+	tsField      string
+	formPayload  bool
+	urlTransform func(string) string
 	prefix       string
 	format       SignatureFormat
 	encoding     Encoding
@@ -133,8 +156,10 @@ type hmacVerifier struct {
 	eventHeaders []string
 	eventField   string
 	keys         []*macKey
+	pub          []publicKey
+	pubKind      PublicKeyKind
 	now          func() time.Time
-	fallback     *hmacVerifier
+	fallback     *schemeVerifier
 }
 
 func canonical(names []string) []string {
@@ -146,7 +171,7 @@ func canonical(names []string) []string {
 }
 
 // compile checks the scheme and prepares a verifier for cfg's secrets.
-func (s *HMACScheme) compile(cfg Config) (*hmacVerifier, error) {
+func (s *Scheme) compile(cfg Config) (*schemeVerifier, error) {
 	if len(s.SignatureHeaders) == 0 {
 		return nil, fmt.Errorf("no signature header")
 	}
@@ -158,8 +183,12 @@ func (s *HMACScheme) compile(cfg Config) (*hmacVerifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &hmacVerifier{
+	v := &schemeVerifier{
 		sigHeaders:   canonical(s.SignatureHeaders),
+		allHeaders:   s.AllSignatureHeaders,
+		tsField:      s.TimestampField,
+		formPayload:  s.FormPayload,
+		urlTransform: s.URLTransform,
 		prefix:       s.Prefix,
 		format:       s.Format,
 		encoding:     s.Encoding,
@@ -167,7 +196,7 @@ func (s *HMACScheme) compile(cfg Config) (*hmacVerifier, error) {
 		signed:       tmpl,
 		tsHeaders:    canonical(s.TimestampHeaders),
 		tsFormat:     s.TimestampFormat,
-		hasTimestamp: s.Format.timestampKey != "" || len(s.TimestampHeaders) > 0,
+		hasTimestamp: s.Format.timestampKey != "" || len(s.TimestampHeaders) > 0 || s.TimestampField != "",
 		needsID:      tmpl.has(segID),
 		tolerance:    cfg.Tolerance,
 		idHeaders:    canonical(s.IDHeaders),
@@ -182,12 +211,30 @@ func (s *HMACScheme) compile(cfg Config) (*hmacVerifier, error) {
 	if v.needsID && len(v.idHeaders) == 0 {
 		return nil, fmt.Errorf("the signed template uses {id} but the scheme has no id header")
 	}
-	for i, secret := range cfg.Secrets {
-		key, err := s.SecretFormat.key(secret)
-		if err != nil {
-			return nil, fmt.Errorf("secret #%d %v", i+1, err)
+	if s.PublicKey != NoPublicKey {
+		v.pubKind = s.PublicKey
+		v.macSize = s.PublicKey.signatureSize()
+		for i, raw := range cfg.PublicKeys {
+			key, err := s.PublicKey.parse(raw)
+			if err != nil {
+				return nil, fmt.Errorf("public_key #%d %v", i+1, err)
+			}
+			v.pub = append(v.pub, key)
 		}
-		v.keys = append(v.keys, newMACKey(s.Algorithm, key))
+		if len(v.pub) == 0 {
+			return nil, fmt.Errorf("no public_key")
+		}
+	} else {
+		for i, secret := range cfg.Secrets {
+			key, err := s.SecretFormat.key(secret)
+			if err != nil {
+				return nil, fmt.Errorf("secret #%d %v", i+1, err)
+			}
+			v.keys = append(v.keys, newMACKey(s.Algorithm, key))
+		}
+		if len(v.keys) == 0 {
+			return nil, fmt.Errorf("no secret")
+		}
 	}
 	if s.Fallback != nil {
 		fb := *s.Fallback
@@ -233,7 +280,7 @@ func header(h http.Header, names []string) (string, bool) {
 	return "", false
 }
 
-func (v *hmacVerifier) Verify(req *Request) (Delivery, error) {
+func (v *schemeVerifier) Verify(req *Request) (Delivery, error) {
 	var d Delivery
 	d.ID, _ = header(req.Header, v.idHeaders)
 	d.Event, _ = header(req.Header, v.eventHeaders)
@@ -250,8 +297,22 @@ func (v *hmacVerifier) Verify(req *Request) (Delivery, error) {
 	if perr != nil {
 		return d, perr
 	}
+	if v.allHeaders {
+		// the first header present was parsed above; add the others'
+		for _, name := range v.sigHeaders {
+			if vs := req.Header[name]; len(vs) > 0 && vs[0] != value {
+				if _, sigs, perr = parseSignatureHeader(v.format, v.prefix, vs[0], sigs); perr != nil {
+					return d, perr
+				}
+			}
+		}
+	}
 	if v.hasTimestamp && ts == "" {
-		if ts, _ = header(req.Header, v.tsHeaders); ts == "" {
+		ts, _ = header(req.Header, v.tsHeaders)
+		if ts == "" && v.tsField != "" {
+			ts, _ = jsonFields(req.Body, v.tsField, "")
+		}
+		if ts == "" {
 			return d, fail(ReasonMissingTimestamp, "no timestamp")
 		}
 	}
@@ -259,24 +320,40 @@ func (v *hmacVerifier) Verify(req *Request) (Delivery, error) {
 		return d, fail(ReasonMalformedSignature, "no %s header", v.idHeaders[0])
 	}
 
-	var macBuf [maxSignatures][sha512.Size]byte
+	var macBuf [maxSignatures][maxSignatureSize]byte
 	var candidates [maxSignatures][]byte
 	n := 0
 	for _, sig := range sigs {
-		if size, ok := v.encoding.decode(macBuf[n][:], sig); ok && size == v.macSize {
+		if size, ok := v.encoding.decode(macBuf[n][:], sig); ok && (size == v.macSize || (v.macSize == 0 && size > 0)) {
 			candidates[n] = macBuf[n][:size]
 			n++
 		}
 	}
 	if n == 0 {
-		return d, fail(ReasonMalformedSignature, "no signature decodes to a %d-byte MAC", v.macSize)
+		return d, fail(ReasonMalformedSignature, "no signature decodes to a signature of the expected size")
+	}
+
+	signedBody := req.Body
+	if v.formPayload && isForm(req.Header) {
+		form, err := url.ParseQuery(string(req.Body))
+		if err != nil {
+			return d, fail(ReasonBadSignature, "form body does not parse")
+		}
+		signedBody = []byte(form.Get("payload"))
+	}
+	signedURL := req.URL
+	if v.urlTransform != nil {
+		signedURL = v.urlTransform(signedURL)
 	}
 
 	matched := false
+	if v.pub != nil {
+		matched = v.verifyPublic(req, signedBody, signedURL, ts, d.ID, candidates[:n])
+	}
 	for _, k := range v.keys {
 		st := k.pool.Get().(*macState)
 		st.h.Reset()
-		v.write(st, req, ts, d.ID)
+		v.write(st, req, signedBody, signedURL, ts, d.ID)
 		sum := st.h.Sum(st.sum[:0])
 		for _, c := range candidates[:n] {
 			if hmac.Equal(sum, c) {
@@ -310,27 +387,52 @@ func (v *hmacVerifier) Verify(req *Request) (Delivery, error) {
 	return d, nil
 }
 
-func (v *hmacVerifier) write(st *macState, req *Request, ts, id string) {
+func (v *schemeVerifier) write(st *macState, req *Request, body []byte, url, ts, id string) {
 	for _, seg := range v.signed {
 		switch seg.kind {
 		case segLiteral:
 			st.h.Write(seg.text)
 		case segBody:
-			st.h.Write(req.Body)
-		case segTimestamp:
-			st.writeString(ts)
-		case segID:
-			st.writeString(id)
-		case segMethod:
-			st.writeString(req.Method)
-		case segURL:
-			st.writeString(req.URL)
-		case segHeader:
-			if vs := req.Header[string(seg.text)]; len(vs) > 0 {
-				st.writeString(vs[0])
-			}
+			st.h.Write(body)
+		default:
+			st.writeString(v.part(seg, req, url, ts, id))
 		}
 	}
+}
+
+// part is the text a non-literal, non-body segment stands for.
+func (v *schemeVerifier) part(seg segment, req *Request, url, ts, id string) string {
+	switch seg.kind {
+	case segTimestamp:
+		return ts
+	case segID:
+		return id
+	case segMethod:
+		return req.Method
+	case segURL:
+		return url
+	case segHeader:
+		if vs := req.Header[string(seg.text)]; len(vs) > 0 {
+			return vs[0]
+		}
+	}
+	return ""
+}
+
+// message is the signed bytes in one piece, for public-key schemes.
+func (v *schemeVerifier) message(req *Request, body []byte, url, ts, id string) []byte {
+	var msg []byte
+	for _, seg := range v.signed {
+		switch seg.kind {
+		case segLiteral:
+			msg = append(msg, seg.text...)
+		case segBody:
+			msg = append(msg, body...)
+		default:
+			msg = append(msg, v.part(seg, req, url, ts, id)...)
+		}
+	}
+	return msg
 }
 
 // Generic is the user-written scheme of the "hmac" preset.
@@ -353,11 +455,11 @@ type Generic struct {
 	IDHeader string
 }
 
-func (g Generic) scheme() (*HMACScheme, error) {
+func (g Generic) scheme() (*Scheme, error) {
 	if g.Header == "" {
 		return nil, fmt.Errorf("provider hmac needs a header")
 	}
-	s := &HMACScheme{SignatureHeaders: []string{g.Header}, Prefix: g.Prefix, Signed: g.Signed}
+	s := &Scheme{SignatureHeaders: []string{g.Header}, Prefix: g.Prefix, Signed: g.Signed}
 	var err error
 	if g.Algorithm != "" {
 		if s.Algorithm, err = ParseAlgorithm(g.Algorithm); err != nil {
@@ -384,6 +486,12 @@ func (g Generic) scheme() (*HMACScheme, error) {
 	return s, nil
 }
 
-func (v *hmacVerifier) signsURL() bool {
+func (v *schemeVerifier) signsURL() bool {
 	return v.signed.has(segURL) || (v.fallback != nil && v.fallback.signsURL())
+}
+
+// isForm reports whether the request body is form-encoded.
+func isForm(h http.Header) bool {
+	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	return mt == "application/x-www-form-urlencoded"
 }

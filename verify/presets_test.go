@@ -1,0 +1,196 @@
+package verify
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/webhookverify/caddy-webhook-verify/internal/testvectors"
+)
+
+func caseRequest(c testvectors.Case) *Request {
+	u, _ := url.Parse(c.URL)
+	return &Request{Method: c.Method, URL: c.URL, Query: u.RawQuery, Header: c.Header, Body: c.Body}
+}
+
+// verifyCase builds the case's preset with its keys and a clock at now.
+func verifyCase(t *testing.T, c testvectors.Case, now time.Time) (Delivery, error) {
+	t.Helper()
+	p, ok := Lookup(c.Provider)
+	if !ok {
+		t.Fatalf("no preset %q", c.Provider)
+	}
+	v, err := p.New(Config{Secrets: c.Secrets, PublicKeys: c.PublicKeys, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatalf("%s: New: %v", c.Provider, err)
+	}
+	return v.Verify(caseRequest(c))
+}
+
+// Published vectors pass exactly as the providers published them.
+func TestPublishedVectors(t *testing.T) {
+	for _, c := range testvectors.Published() {
+		t.Run(c.Provider+"/"+c.Source, func(t *testing.T) {
+			if _, err := verifyCase(t, c, c.Now); err != nil {
+				t.Fatalf("%v", err)
+			}
+			// and the same bytes with one flipped do not
+			bad := c.Clone()
+			bad.Body = append(bad.Body, ' ')
+			if c.Provider != "mailgun" {
+				if _, err := verifyCase(t, bad, c.Now); err == nil {
+					t.Fatalf("a changed body passed")
+				}
+			}
+		})
+	}
+}
+
+// Every preset: a delivery signed by independent code passes; the wrong
+// key, a tampered delivery, a missing signature and (for timestamped
+// schemes) a stale or future timestamp fail.
+func TestPresetVectorsAndMutations(t *testing.T) {
+	for _, c := range testvectors.Fresh(time.Unix(1750000000, 0), "https://hooks.example.com") {
+		t.Run(c.Name, func(t *testing.T) {
+			t.Logf("source: %s", c.Source)
+			d, err := verifyCase(t, c, c.Now)
+			if err != nil {
+				t.Fatalf("valid delivery: %v", err)
+			}
+			if c.ID != "" && d.ID != c.ID {
+				t.Errorf("id = %q, want %q", d.ID, c.ID)
+			}
+			if c.Event != "" && d.Event != c.Event {
+				t.Errorf("event = %q, want %q", d.Event, c.Event)
+			}
+
+			t.Run("wrong key", func(t *testing.T) {
+				bad := c.Clone()
+				switch {
+				case len(c.PublicKeys) > 0:
+					bad.PublicKeys = c.WrongPublicKeys
+				case len(c.WrongSecrets) > 0:
+					bad.Secrets = c.WrongSecrets
+				default:
+					bad.Secrets = []string{"not-" + c.Secrets[0]}
+				}
+				if _, err := verifyCase(t, bad, c.Now); ReasonOf(err) != ReasonBadSignature {
+					t.Fatalf("err = %v, want bad_signature", err)
+				}
+			})
+			t.Run("tampered", func(t *testing.T) {
+				bad := c.Clone()
+				if c.Tamper != nil {
+					c.Tamper(&bad)
+				} else {
+					bad.Body[len(bad.Body)-2] ^= 1 // inside the JSON, so parsers still see JSON
+				}
+				if _, err := verifyCase(t, bad, c.Now); err == nil {
+					t.Fatalf("a tampered delivery passed")
+				}
+			})
+			t.Run("missing signature", func(t *testing.T) {
+				bad := c.Clone()
+				for _, h := range c.SignatureHeaders {
+					bad.Header.Del(h)
+				}
+				if c.Provider == "mailgun" {
+					bad.Body = []byte(`{"event-data":{"event":"delivered"}}`)
+				}
+				if _, err := verifyCase(t, bad, c.Now); ReasonOf(err) != ReasonMissingSignature {
+					t.Fatalf("err = %v, want missing_signature", err)
+				}
+			})
+			if c.Timestamped {
+				p, _ := Lookup(c.Provider)
+				tol := p.Tolerance
+				t.Run("stale", func(t *testing.T) {
+					if _, err := verifyCase(t, c, c.Now.Add(tol+time.Minute)); ReasonOf(err) != ReasonStale {
+						t.Fatalf("err = %v, want stale", err)
+					}
+				})
+				t.Run("future", func(t *testing.T) {
+					if _, err := verifyCase(t, c, c.Now.Add(-tol-time.Minute)); ReasonOf(err) != ReasonFuture {
+						t.Fatalf("err = %v, want future", err)
+					}
+				})
+			}
+		})
+	}
+}
+
+// Every preset but the generic one has a signed vector and its mutations.
+func TestEveryPresetHasVectors(t *testing.T) {
+	covered := map[string]bool{}
+	for _, c := range testvectors.Fresh(time.Now(), "https://example.com") {
+		covered[c.Provider] = true
+	}
+	for _, p := range Presets() {
+		if p.Name != "hmac" && !covered[p.Name] {
+			t.Errorf("preset %s has no vector in internal/testvectors", p.Name)
+		}
+	}
+	if n := len(Presets()); n < 30 {
+		t.Errorf("%d presets, want at least 30", n)
+	}
+}
+
+func TestHandshakes(t *testing.T) {
+	cases := []struct {
+		provider   string
+		req        Request
+		wantBody   string
+		wantAnswer bool
+	}{
+		{"dropbox", Request{Method: "GET", Query: "challenge=abc123"}, "abc123", true},
+		{"dropbox", Request{Method: "POST", Query: "challenge=abc123"}, "", false},
+		{"dropbox", Request{Method: "GET", Query: "challenge=" + strings.Repeat("x", 600)}, "", false},
+		{"meta", Request{Method: "GET", Query: "hub.mode=subscribe&hub.verify_token=t&hub.challenge=1158201444"}, "1158201444", true},
+		{"meta", Request{Method: "GET", Query: "hub.mode=unsubscribe&hub.challenge=1"}, "", false},
+		{"okta", Request{Method: "GET", Header: hdr("X-Okta-Verification-Challenge: j2bhhhZ8")}, `{"verification":"j2bhhhZ8"}`, true},
+		{"okta", Request{Method: "GET"}, "", false},
+		{"woocommerce", Request{Method: "POST", Header: hdr(), Body: []byte("webhook_id=42")}, "", true},
+		{"woocommerce", Request{Method: "POST", Header: hdr(), Body: []byte("webhook_id=42&x=1")}, "", false},
+		{"woocommerce", Request{Method: "POST", Header: hdr("X-WC-Webhook-Signature: x"), Body: []byte("webhook_id=42")}, "", false},
+	}
+	for _, c := range cases {
+		p, _ := Lookup(c.provider)
+		if c.req.Header == nil {
+			c.req.Header = hdr()
+		}
+		hs := p.Handshake(&c.req)
+		if (hs != nil) != c.wantAnswer || (hs != nil && string(hs.Body) != c.wantBody) {
+			t.Errorf("%s %+v: handshake %+v", c.provider, c.req, hs)
+		}
+	}
+	// Presets without handshakes answer nothing themselves.
+	for _, p := range Presets() {
+		if p.Handshake == nil && slices.Contains(p.Methods, "GET") && p.Name != "twilio" {
+			t.Errorf("%s takes GET without a handshake", p.Name)
+		}
+	}
+}
+
+func TestPublicKeyConfigErrors(t *testing.T) {
+	for _, c := range []struct {
+		provider string
+		cfg      Config
+		want     string
+	}{
+		{"discord", Config{}, "needs at least one public_key"},
+		{"discord", Config{PublicKeys: []string{"zz"}}, "public_key #1 is not a key"},
+		{"discord", Config{Secrets: []string{"s"}, PublicKeys: []string{strings.Repeat("00", 32)}}, "give its public_key, not a secret"},
+		{"sendgrid", Config{PublicKeys: []string{"bm90IGEga2V5"}}, "public_key #1 is not a key"},
+		{"standard", Config{}, "needs a secret or a public_key"},
+		{"standard", Config{PublicKeys: []string{"whpk_short"}}, "public_key #1 is not a key"},
+		{"github", Config{Secrets: []string{"s"}, PublicKeys: []string{"k"}}, "takes no public_key"},
+		{"postmark", Config{Secrets: []string{"no-colon"}}, "not user:password"},
+	} {
+		p, _ := Lookup(c.provider)
+		if _, err := p.New(c.cfg); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want %q", c.provider, err, c.want)
+		}
+	}
+}
