@@ -76,6 +76,7 @@ func uniqueRouteName(state map[string]any, matcher, provider string) string {
 //		max_body    <size>
 //		body_timeout <duration>
 //		url         <template>
+//		enforce     on|off
 //
 //		# generic scheme (provider hmac)
 //		header           <field>
@@ -173,6 +174,19 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("max_body: invalid size %q", s)
 			}
 			h.MaxBody = int64(size)
+		case "enforce":
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			switch v {
+			case "on":
+				h.Shadow = false
+			case "off":
+				h.Shadow = true
+			default:
+				return d.Errf("enforce: want on or off, got %q", v)
+			}
 		case "dedupe":
 			if err := h.unmarshalDedupe(d); err != nil {
 				return err

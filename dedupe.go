@@ -60,7 +60,10 @@ const (
 // dedupeZones holds the stores by zone name, so a reload keeps them.
 var dedupeZones = caddy.NewUsagePool()
 
-type dedupeZone struct{ *dedupe.Memory }
+type dedupeZone struct {
+	*dedupe.Memory
+	name string
+}
 
 func (z dedupeZone) Destruct() error {
 	z.Close()
@@ -90,7 +93,7 @@ func (h *Handler) provisionDedupe() error {
 	name := "webhook_verify/dedupe/" + zone
 	val, loaded, err := dedupeZones.LoadOrNew(name, func() (caddy.Destructor, error) {
 		m, err := dedupe.NewMemory(dedupe.Options{MaxEntries: d.MaxEntries})
-		return dedupeZone{m}, err
+		return dedupeZone{m, zone}, err
 	})
 	if err != nil {
 		return fmt.Errorf("route %s: dedupe zone %s: %w", h.Name, zone, err)

@@ -24,12 +24,13 @@ type forwarder interface {
 }
 
 // directForwarder makes a single attempt.
-type directForwarder struct{}
+type directForwarder struct{ metrics *routeMetrics }
 
-func (directForwarder) forward(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, body *bufferedBody, next caddyhttp.Handler) (int, error) {
+func (f directForwarder) forward(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, body *bufferedBody, next caddyhttp.Handler) (int, error) {
 	body.attach(r)
 	rec := &statusRecorder{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
 	err := next.ServeHTTP(rec, r)
+	f.metrics.attempt(rec.status)
 	return rec.status, err
 }
 
@@ -64,10 +65,11 @@ func (s *statusRecorder) ReadFrom(r io.Reader) (int64, error) {
 // retryForwarder tries again when the app fails in a retryable way, within
 // the policy's budget.
 type retryForwarder struct {
-	policy retry.Policy
-	now    func() time.Time
-	logger *zap.Logger
-	route  string
+	policy  retry.Policy
+	now     func() time.Time
+	logger  *zap.Logger
+	route   string
+	metrics *routeMetrics
 }
 
 // maxHeldResponse bounds the body of a retryable response kept in case no
@@ -86,11 +88,9 @@ func (f *retryForwarder) forward(w http.ResponseWriter, r *http.Request, repl *c
 		aw := newAttemptWriter(w, attempt <= f.policy.Retries, f.policy.RetryableStatus)
 		body.attach(r)
 		err := next.ServeHTTP(aw, r)
+		f.metrics.attempt(aw.status)
 		if aw.passed {
 			// streamed to the sender: success, a final failure, or too big to hold
-			if !aw.mayHold && f.policy.RetryableStatus(aw.status) {
-				f.logFailure(start, attempt, zap.Int("status", aw.status))
-			}
 			return aw.status, err
 		}
 		if err == nil && !aw.held {
@@ -111,8 +111,7 @@ func (f *retryForwarder) forward(w http.ResponseWriter, r *http.Request, repl *c
 		}
 		wait, ok := f.policy.Next(attempt, aw.heldHeader.Get("Retry-After"), f.now(), deadline)
 		if !ok {
-			f.logFailure(start, attempt, outcome)
-			return aw.finish(err)
+			return aw.finish(err) // the delivery's own log line says it failed
 		}
 		f.logger.Info("retrying delivery",
 			zap.String("route", f.route), zap.Int("attempt", attempt), outcome, zap.Duration("delay", wait))
@@ -132,12 +131,6 @@ func (f *retryForwarder) forward(w http.ResponseWriter, r *http.Request, repl *c
 			return aw.finish(err)
 		}
 	}
-}
-
-func (f *retryForwarder) logFailure(start time.Time, attempts int, outcome zap.Field) {
-	f.logger.Warn("delivery failed, no retry left",
-		zap.String("route", f.route), zap.Int("attempts", attempts), outcome,
-		zap.Duration("elapsed", f.now().Sub(start)))
 }
 
 // isTransportError reports whether the next handler failed to get any

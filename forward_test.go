@@ -9,6 +9,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/webhookverify/caddy-webhook-verify/retry"
@@ -32,13 +33,17 @@ func (a app) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 // alone with a fresh body reader, the baseline the others add to.
 func BenchmarkForward(b *testing.B) {
 	policy, _ := retry.Policy{Retries: 3}.WithDefaults()
+	if err := initMetrics(prometheus.NewRegistry()); err != nil {
+		b.Fatal(err)
+	}
+	metrics := newRouteMetrics("bench", "github")
 	forwarders := []struct {
 		name string
 		f    forwarder
 	}{
 		{"bare", nil},
-		{"direct", directForwarder{}},
-		{"retry", &retryForwarder{policy: policy, now: time.Now, logger: zap.NewNop(), route: "bench"}},
+		{"direct", directForwarder{metrics: metrics}},
+		{"retry", &retryForwarder{policy: policy, now: time.Now, logger: zap.NewNop(), route: "bench", metrics: metrics}},
 	}
 	next := app{body: bytes.Repeat([]byte("r"), 1024)}
 	reqBody := bytes.Repeat([]byte("q"), 1024)

@@ -160,3 +160,5 @@ func readLog(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+func lookupEnv(name string) (string, bool) { return os.LookupEnv(name) }

@@ -56,7 +56,7 @@ const (
 // `{http.webhook.id}` | The delivery or event id the provider keeps across retries, if any
 // `{http.webhook.event}` | The event type, e.g. `push` or `charge.succeeded`, if known
 // `{http.webhook.timestamp}` | The signed timestamp in Unix seconds, for timestamped schemes
-// `{http.webhook.verified}` | `true` once the signature checked out
+// `{http.webhook.verified}` | `true` once the signature checked out, `false` when it did not (see `enforce off`)
 // `{http.webhook.reason}` | Why a delivery was rejected (set on failure, for `handle_errors`)
 // `{http.webhook.duplicate}` | `true` when dedupe answered a redelivery without the app
 // `{http.webhook.attempt}` | The attempt to reach the app, from 1 (see `retry`)
@@ -66,9 +66,10 @@ type Handler struct {
 	// for a scheme described by the fields below.
 	Provider string `json:"provider"`
 
-	// Name identifies the route in errors, logs and placeholders. The
-	// Caddyfile sets it to the directive's matcher (e.g. `/github/*`);
-	// the default is the provider's name.
+	// Name identifies the route in errors, logs, metrics and placeholders.
+	// The Caddyfile sets it to the directive's matcher (e.g. `/github/*`);
+	// the default is the provider's name. Global placeholders such as
+	// {env.*} are resolved at load.
 	Name string `json:"name,omitempty"`
 
 	// Secrets are the shared secrets, exactly as the provider shows them
@@ -140,6 +141,14 @@ type Handler struct {
 	// Retry, when set, tries the app again when it fails briefly.
 	Retry *Retry `json:"retry,omitempty"`
 
+	// Shadow (Caddyfile `enforce off`) verifies and records the result in
+	// placeholders, logs and metrics, but lets every request through: for
+	// rolling the gateway out in front of a live app. Requests that fail
+	// verification go straight to the app; verified ones still meet
+	// dedupe and rate_limit if configured. Oversized (413), slow (408) and
+	// wrongly-methoded (405) requests are still refused.
+	Shadow bool `json:"shadow,omitempty"`
+
 	preset     *verify.Preset
 	verifier   verify.Verifier
 	signsURL   bool
@@ -148,6 +157,7 @@ type Handler struct {
 	limiter    *ratelimit.Limiter
 	rateZone   string
 	forwarder  forwarder
+	metrics    *routeMetrics
 	logger     *zap.Logger
 }
 
@@ -166,6 +176,7 @@ var placeholderSecret = regexp.MustCompile(`^\{(env|file)\.[^{}\s]+\}$`)
 // Provision resolves the secrets and builds the verifier.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	h.Name = caddy.NewReplacer().ReplaceAll(h.Name, "")
 	if h.Name == "" {
 		h.Name = h.Provider
 	}
@@ -208,7 +219,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("route %s: %w", h.Name, err)
 	}
 	h.signsURL = verify.SignsURL(h.verifier)
-	h.forwarder = directForwarder{}
+	if err := h.provisionMetrics(ctx); err != nil {
+		return err
+	}
+	h.forwarder = directForwarder{metrics: h.metrics}
 	if h.Retry != nil {
 		if err := h.provisionRetry(); err != nil {
 			return err
@@ -327,12 +341,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	repl.Set("http.webhook.provider", h.preset.Name)
 
 	if !h.preset.AllowsMethod(r.Method) {
+		h.metrics.count(resultMethod)
 		w.Header().Set("Allow", strings.Join(h.preset.Methods, ", "))
 		return caddyhttp.Error(http.StatusMethodNotAllowed, errMethod)
 	}
 
 	body, err := readBody(w, r, h.MaxBody, time.Duration(h.BodyTimeout))
 	if err != nil {
+		var he caddyhttp.HandlerError
+		if errors.As(err, &he) && he.StatusCode == http.StatusRequestEntityTooLarge {
+			h.metrics.count(resultTooLarge)
+		} else if he.StatusCode == http.StatusRequestTimeout {
+			h.metrics.count(resultBodyTimeout)
+		}
 		return err
 	}
 	defer body.release()
@@ -340,51 +361,58 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	req := verify.Request{Method: r.Method, Query: r.URL.RawQuery, Header: r.Header, Body: body.bytes()}
 	if h.preset.Handshake != nil {
 		if hs := h.preset.Handshake(&req); hs != nil {
+			h.metrics.count(resultHandshake)
 			return h.answerHandshake(w, hs)
 		}
 	}
 	if h.signsURL {
 		req.URL = h.publicURL(r, repl)
 	}
+	start := time.Now()
 	delivery, err := h.verifier.Verify(&req)
-	if err != nil {
-		h.reject(r, repl, delivery, err)
-		return caddyhttp.Error(http.StatusUnauthorized, errNotVerified)
-	}
+	h.metrics.verifyDuration.Observe(time.Since(start).Seconds())
 
-	repl.Set("http.webhook.verified", true)
 	repl.Set("http.webhook.attempt", 1)
 	repl.Set("http.webhook.id", delivery.ID)
 	repl.Set("http.webhook.event", delivery.Event)
 	if !delivery.Timestamp.IsZero() {
 		repl.Set("http.webhook.timestamp", strconv.FormatInt(delivery.Timestamp.Unix(), 10))
 	}
+	if err != nil {
+		h.reject(r, repl, delivery, err)
+		if !h.Shadow {
+			return caddyhttp.Error(http.StatusUnauthorized, errNotVerified)
+		}
+		// Shadow mode: the app gets it anyway, and nothing else is
+		// decided for an unverified request.
+		status, err := h.forward(w, r, repl, delivery, body, next)
+		h.logDelivery(r, delivery, status, err, start)
+		return err
+	}
+	h.metrics.count(resultVerified)
+	repl.Set("http.webhook.verified", true)
 	return h.deliver(w, r, repl, delivery, body, next)
 }
 
 // deliver runs the stages after verification: dedupe claim, rate limit,
 // forwarding (with retries), then dedupe commit or release by what the app
-// answered.
+// answered. Each ends in one log line and one count.
 func (h *Handler) deliver(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, d verify.Delivery, body *bufferedBody, next caddyhttp.Handler) error {
-	if h.dedupe == nil && h.limiter == nil && h.Retry == nil {
-		body.attach(r)
-		return next.ServeHTTP(w, r)
-	}
-
 	var dedupeKey string
 	committed := false
 	if h.dedupe != nil {
 		dedupeKey = h.dedupeKey(repl, d, body.bytes())
 		switch result, status := h.dedupe.Claim(dedupeKey); result {
 		case dedupe.Duplicate:
+			h.metrics.count(resultDuplicate)
 			repl.Set("http.webhook.duplicate", true)
-			h.logger.Info("duplicate delivery answered without the app",
-				zap.String("route", h.Name), zap.String("provider", h.preset.Name),
-				zap.String("delivery_id", truncate(d.ID)), zap.Int("status", status))
+			h.logDecision(r, "duplicate delivery answered without the app", resultDuplicate, d, zap.Int("status", status))
 			w.Header().Set("Webhook-Duplicate", "true")
 			w.WriteHeader(status)
 			return nil
 		case dedupe.InFlight:
+			h.metrics.count(resultInFlight)
+			h.logDecision(r, "copy of a delivery in flight turned away", resultInFlight, d)
 			w.Header().Set("Retry-After", strconv.Itoa(h.inFlightRetryAfter()))
 			return caddyhttp.Error(http.StatusConflict, errInFlight)
 		}
@@ -405,22 +433,87 @@ func (h *Handler) deliver(w http.ResponseWriter, r *http.Request, repl *caddy.Re
 			if !errors.As(err, &limited) {
 				return caddyhttp.Error(499, err) // the sender hung up while waiting
 			}
-			h.logger.Info("delivery rate limited",
-				zap.String("route", h.Name), zap.String("key", truncate(key)),
-				zap.String("delivery_id", truncate(d.ID)), zap.Duration("retry_after", limited.RetryAfter),
-				zap.Bool("concurrency", limited.Concurrency))
+			h.metrics.count(resultRateLimited)
+			h.logDecision(r, "delivery rate limited", resultRateLimited, d,
+				zap.String("key", truncate(key)), zap.Duration("retry_after", limited.RetryAfter), zap.Bool("concurrency", limited.Concurrency))
 			w.Header().Set("Retry-After", retryAfterSeconds(limited.RetryAfter))
 			return caddyhttp.Error(http.StatusTooManyRequests, errRateLimited)
 		}
 		defer release()
 	}
 
-	status, err := h.forwarder.forward(w, r, repl, body, next)
+	start := time.Now()
+	status, err := h.forward(w, r, repl, d, body, next)
+	h.logDelivery(r, d, status, err, start)
 	if h.dedupe != nil && err == nil && status >= 200 && status < 300 {
 		h.dedupe.Commit(dedupeKey, status, time.Duration(h.Dedupe.TTL))
 		committed = true
 	}
 	return err
+}
+
+// forward hands the delivery to the app through the forwarder and counts
+// the outcome and the time it took.
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, d verify.Delivery, body *bufferedBody, next caddyhttp.Handler) (int, error) {
+	start := time.Now()
+	status, err := h.forwarder.forward(w, r, repl, body, next)
+	h.metrics.deliverTime.Observe(time.Since(start).Seconds())
+	if deliveryFailed(status, err) {
+		h.metrics.count(resultUpstreamFailed)
+	} else {
+		h.metrics.count(resultForwarded)
+	}
+	return status, err
+}
+
+// deliveryFailed is whether the app failed a delivery: no answer, a 5xx,
+// or the retryable 408 and 429.
+func deliveryFailed(status int, err error) bool {
+	return status == 0 || status >= 500 || status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || (err != nil && status < 200)
+}
+
+// logDelivery writes the one line about a delivery handed to the app:
+// DEBUG when the app took it (routine, and counted in the metrics), WARN
+// when it failed.
+func (h *Handler) logDelivery(r *http.Request, d verify.Delivery, status int, err error, start time.Time) {
+	failed := deliveryFailed(status, err)
+	if !failed && !h.logger.Core().Enabled(zapcore.DebugLevel) {
+		return // the common case costs nothing
+	}
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	attempts, _ := repl.Get("http.webhook.attempt")
+	fields := []zap.Field{zap.Int("status", status), zap.Any("attempts", attempts), zap.Duration("duration", time.Since(start))}
+	if err != nil {
+		fields = append(fields, zap.Error(err))
+	}
+	if failed {
+		h.logDecisionAt(zapcore.WarnLevel, r, "delivery failed", resultUpstreamFailed, d, fields...)
+		return
+	}
+	h.logDecisionAt(zapcore.DebugLevel, r, "delivery forwarded", resultForwarded, d, fields...)
+}
+
+func (h *Handler) logDecision(r *http.Request, msg, outcome string, d verify.Delivery, fields ...zap.Field) {
+	h.logDecisionAt(zapcore.InfoLevel, r, msg, outcome, d, fields...)
+}
+
+// logDecisionAt writes one decision with the fields every decision line
+// carries. Sender-chosen values are truncated; no secret, signature or
+// token is ever among them.
+func (h *Handler) logDecisionAt(level zapcore.Level, r *http.Request, msg, outcome string, d verify.Delivery, fields ...zap.Field) {
+	c := h.logger.Check(level, msg)
+	if c == nil {
+		return
+	}
+	clientIP, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	c.Write(append([]zap.Field{
+		zap.String("route", h.Name),
+		zap.String("provider", h.preset.Name),
+		zap.String("outcome", outcome),
+		zap.String("delivery_id", truncate(d.ID)),
+		zap.String("event", truncate(d.Event)),
+		zap.String("client_ip", clientIP),
+	}, fields...)...)
 }
 
 // maxLoggedID bounds sender-chosen values in log lines.
@@ -433,27 +526,32 @@ func truncate(s string) string {
 	return s
 }
 
-// reject logs why a delivery failed. Only the reason and its
-// secret-free detail are logged, never a header value that carries a
-// signature or token.
+// reject logs and counts why a delivery failed verification. Only the
+// reason and its secret-free detail are logged, never a header value that
+// carries a signature or token.
 func (h *Handler) reject(r *http.Request, repl *caddy.Replacer, d verify.Delivery, err error) {
 	reason := verify.ReasonOf(err)
 	repl.Set("http.webhook.verified", false)
 	repl.Set("http.webhook.reason", string(reason))
-	if c := h.logger.Check(zapcore.InfoLevel, "webhook rejected"); c != nil {
-		clientIP, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
-		requestID, _ := repl.GetString("http.request.uuid")
-		c.Write(
-			zap.String("route", h.Name),
-			zap.String("provider", h.preset.Name),
-			zap.String("reason", string(reason)),
-			zap.String("detail", errDetail(err)),
-			zap.String("delivery_id", truncate(d.ID)),
-			zap.String("event", truncate(d.Event)),
-			zap.String("client_ip", clientIP),
-			zap.String("request_id", requestID),
-		)
+	h.metrics.count(resultOf(reason))
+	msg := "webhook rejected"
+	if h.Shadow {
+		msg = "webhook failed verification, passed on (enforce off)"
 	}
+	requestID, _ := repl.GetString("http.request.uuid")
+	h.logDecision(r, msg, resultOf(reason), d,
+		zap.String("reason", string(reason)), zap.String("detail", errDetail(err)), zap.String("request_id", requestID))
+}
+
+// resultOf maps a verification failure to its metrics result.
+func resultOf(reason verify.Reason) string {
+	switch reason {
+	case verify.ReasonMissingSignature:
+		return resultMissingSignature
+	case verify.ReasonStale, verify.ReasonFuture:
+		return resultStale
+	}
+	return resultBadSignature
 }
 
 func errDetail(err error) string {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
 )
 
 func provisioned(t testing.TB, h *Handler) *Handler {
@@ -103,6 +104,7 @@ func BenchmarkHandler(b *testing.B) {
 		}
 		b.Setenv("WV_BENCH_SECRET", "bench-secret")
 		h := provisioned(b, &Handler{Provider: "github", Secrets: []string{"{env.WV_BENCH_SECRET}"}})
+		h.logger = zap.NewNop() // Caddy's default level (INFO) skips the per-delivery DEBUG line
 		next := &drain{}
 		name := "1KiB"
 		if n == 1<<20 {

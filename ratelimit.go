@@ -60,7 +60,10 @@ const defaultRateLimitWait = 5 * time.Second
 // rateLimitZones holds the limiters by zone, so a reload keeps them.
 var rateLimitZones = caddy.NewUsagePool()
 
-type rateLimitZone struct{ *ratelimit.Limiter }
+type rateLimitZone struct {
+	*ratelimit.Limiter
+	name string
+}
 
 func (z rateLimitZone) Destruct() error {
 	z.Close()
@@ -97,7 +100,7 @@ func (h *Handler) provisionRateLimit() error {
 			MaxConcurrent: rl.MaxConcurrent,
 			MaxKeys:       rl.MaxKeys,
 		})
-		return rateLimitZone{l}, err
+		return rateLimitZone{l, zone}, err
 	})
 	if err != nil {
 		return fmt.Errorf("route %s: rate_limit: %w", h.Name, err)

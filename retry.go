@@ -58,7 +58,7 @@ func (h *Handler) provisionRetry() error {
 	if err != nil {
 		return fmt.Errorf("route %s: retry: %w", h.Name, err)
 	}
-	h.forwarder = &retryForwarder{policy: policy, now: time.Now, logger: h.logger, route: h.Name}
+	h.forwarder = &retryForwarder{policy: policy, now: time.Now, logger: h.logger, route: h.Name, metrics: h.metrics}
 	return nil
 }
 

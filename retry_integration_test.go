@@ -80,7 +80,7 @@ func TestRetryExhausted(t *testing.T) {
 	if c := strings.Count(logs, `"retrying delivery"`); c != 2 {
 		t.Errorf("%d retry log lines, want 2", c)
 	}
-	if !strings.Contains(logs, `"delivery failed, no retry left"`) || !strings.Contains(logs, `"attempts":3`) {
+	if !strings.Contains(logs, `"delivery failed"`) || !strings.Contains(logs, `"attempts":3`) || strings.Count(logs, `"delivery failed"`) != 1 {
 		t.Errorf("no final failure line in the log:\n%s", logs)
 	}
 }

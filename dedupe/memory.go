@@ -46,6 +46,7 @@ type shard struct {
 // claim is a key in flight, or committed and not yet confirmed in the cache.
 type claim struct {
 	committed bool
+	queued    bool // the cache took the write (and counts it in held)
 	entry     entry
 	sweeps    int
 }
@@ -147,17 +148,19 @@ func (m *Memory) Commit(key string, status int, ttl time.Duration) {
 	e := newEntry(m.now().Add(ttl), status)
 	s := m.shard(key)
 	s.mu.Lock()
-	s.keys[key] = claim{committed: true, entry: e}
+	s.keys[key] = claim{committed: true, entry: e, queued: m.set(key, e, ttl)}
 	s.mu.Unlock()
-	m.set(key, e, ttl)
 }
 
 // set writes to the cache, with a TTL a little past the entry's so the
-// injected clock, not the cache, decides expiry.
-func (m *Memory) set(key string, e entry, ttl time.Duration) {
+// injected clock, not the cache, decides expiry. It never blocks: a write
+// the cache's buffer has no room for is dropped (and retried by Sweep).
+func (m *Memory) set(key string, e entry, ttl time.Duration) bool {
 	if m.cache.SetWithTTL(key, e, 1, ttl+time.Minute) {
 		m.held.Add(1)
+		return true
 	}
+	return false
 }
 
 // Release implements Store.
@@ -170,15 +173,15 @@ func (m *Memory) Release(key string) {
 	s.mu.Unlock()
 }
 
-// Len implements Store: the keys the cache holds plus those committed and
-// not yet swept into it.
+// Len implements Store: the keys the cache holds (or has queued) plus
+// those committed whose write it dropped.
 func (m *Memory) Len() int {
 	n := int(m.held.Load())
 	for i := range m.shards {
 		s := &m.shards[i]
 		s.mu.Lock()
 		for _, c := range s.keys {
-			if c.committed {
+			if c.committed && !c.queued {
 				n++
 			}
 		}
@@ -224,8 +227,10 @@ func (m *Memory) Sweep() {
 				delete(s.keys, key)
 			default:
 				c.sweeps++
+				if !c.queued {
+					c.queued = m.set(key, c.entry, time.Duration(int64(c.entry>>10)-now.UnixMilli())*time.Millisecond)
+				}
 				s.keys[key] = c
-				m.set(key, c.entry, time.Duration(int64(c.entry>>10)-now.UnixMilli())*time.Millisecond)
 			}
 		}
 		s.mu.Unlock()

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -348,7 +349,13 @@ func (v *schemeVerifier) Verify(req *Request) (Delivery, error) {
 
 	matched := false
 	if v.pub != nil {
-		matched = v.verifyPublic(req, signedBody, signedURL, ts, d.ID, candidates[:n])
+		// copies, so the stack buffer above does not escape to the heap on
+		// the far more common HMAC path
+		sigs := make([][]byte, n)
+		for i := range sigs {
+			sigs[i] = bytes.Clone(candidates[i])
+		}
+		matched = v.verifyPublic(req, signedBody, signedURL, ts, d.ID, sigs)
 	}
 	for _, k := range v.keys {
 		st := k.pool.Get().(*macState)

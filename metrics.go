@@ -1,0 +1,158 @@
+package webhookverify
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The collectors are made once and registered with every config's
+// registry, so their values carry over a reload. Labels are the route, the
+// provider, the result or outcome, and the zone: never an id or an address.
+var webhookMetrics = struct {
+	once           sync.Once
+	deliveries     *prometheus.CounterVec
+	attempts       *prometheus.CounterVec
+	verifyDuration *prometheus.HistogramVec
+	deliverTime    *prometheus.HistogramVec
+	zones          zoneCollector
+}{}
+
+// The results a request is counted under: once for verification, and once
+// more, if it was verified (or passed in shadow mode), for its delivery.
+const (
+	resultVerified         = "verified"
+	resultBadSignature     = "bad_signature"
+	resultStale            = "stale"
+	resultMissingSignature = "missing_signature"
+	resultTooLarge         = "too_large"
+	resultBodyTimeout      = "body_timeout"
+	resultMethod           = "method_not_allowed"
+	resultHandshake        = "handshake"
+	resultDuplicate        = "duplicate"
+	resultInFlight         = "in_flight"
+	resultRateLimited      = "rate_limited"
+	resultForwarded        = "forwarded"
+	resultUpstreamFailed   = "upstream_failed"
+)
+
+func initMetrics(registry *prometheus.Registry) error {
+	const ns, sub = "caddy", "webhook"
+	m := &webhookMetrics
+	m.once.Do(func() {
+		m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "deliveries_total",
+			Help: "Webhook requests by result: each counts once for verification (verified, bad_signature, stale, missing_signature, too_large, body_timeout, method_not_allowed, handshake) and, once verified, once for its delivery (duplicate, in_flight, rate_limited, forwarded, upstream_failed).",
+		}, []string{"route", "provider", "result"})
+		m.attempts = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "upstream_attempts_total",
+			Help: "Attempts to hand a delivery to the app, by outcome: the status class the app answered (2xx..5xx) or error when it could not be reached.",
+		}, []string{"route", "provider", "outcome"})
+		m.verifyDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: ns, Subsystem: sub, Name: "verify_duration_seconds",
+			Help:    "Time spent checking a delivery's signature.",
+			Buckets: prometheus.ExponentialBuckets(5e-6, 4, 9), // 5µs .. 330ms
+		}, []string{"route", "provider"})
+		m.deliverTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: ns, Subsystem: sub, Name: "delivery_duration_seconds",
+			Help:    "Time from handing a verified delivery to the app to its final answer, retries included.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route", "provider"})
+	})
+	for _, c := range []prometheus.Collector{m.deliveries, m.attempts, m.verifyDuration, m.deliverTime, &m.zones} {
+		if err := registry.Register(c); err != nil {
+			if !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// routeMetrics are one route's series, resolved once at provision so the
+// request path only adds to them.
+type routeMetrics struct {
+	results        map[string]prometheus.Counter
+	attempts       map[string]prometheus.Counter
+	verifyDuration prometheus.Observer
+	deliverTime    prometheus.Observer
+}
+
+func newRouteMetrics(route, provider string) *routeMetrics {
+	m := &webhookMetrics
+	rm := &routeMetrics{
+		results:        map[string]prometheus.Counter{},
+		attempts:       map[string]prometheus.Counter{},
+		verifyDuration: m.verifyDuration.WithLabelValues(route, provider),
+		deliverTime:    m.deliverTime.WithLabelValues(route, provider),
+	}
+	for _, r := range []string{resultVerified, resultBadSignature, resultStale, resultMissingSignature, resultTooLarge,
+		resultBodyTimeout, resultMethod, resultHandshake, resultDuplicate, resultInFlight, resultRateLimited,
+		resultForwarded, resultUpstreamFailed} {
+		rm.results[r] = m.deliveries.WithLabelValues(route, provider, r)
+	}
+	for _, o := range []string{"2xx", "3xx", "4xx", "5xx", "error"} {
+		rm.attempts[o] = m.attempts.WithLabelValues(route, provider, o)
+	}
+	return rm
+}
+
+func (rm *routeMetrics) count(result string) { rm.results[result].Inc() }
+
+// attempt counts one attempt by the status the app answered (0: none).
+func (rm *routeMetrics) attempt(status int) {
+	switch {
+	case status >= 200 && status < 600:
+		rm.attempts[[]string{"2xx", "3xx", "4xx", "5xx"}[status/100-2]].Inc()
+	default:
+		rm.attempts["error"].Inc()
+	}
+}
+
+// zoneCollector reports the dedupe entries and rate-limit buckets each
+// zone holds, read at scrape time from the zones alive now.
+type zoneCollector struct{}
+
+var (
+	dedupeEntriesDesc = prometheus.NewDesc("caddy_webhook_dedupe_entries",
+		"Delivery ids a dedupe zone remembers.", []string{"zone"}, nil)
+	rateLimitKeysDesc = prometheus.NewDesc("caddy_webhook_rate_limit_buckets",
+		"Token buckets a rate_limit zone keeps.", []string{"zone"}, nil)
+)
+
+func (zoneCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- dedupeEntriesDesc
+	ch <- rateLimitKeysDesc
+}
+
+func (zoneCollector) Collect(ch chan<- prometheus.Metric) {
+	dedupeZones.Range(func(_, value any) bool {
+		if z, ok := value.(dedupeZone); ok {
+			ch <- prometheus.MustNewConstMetric(dedupeEntriesDesc, prometheus.GaugeValue, float64(z.Len()), z.name)
+		}
+		return true
+	})
+	rateLimitZones.Range(func(_, value any) bool {
+		if z, ok := value.(rateLimitZone); ok {
+			ch <- prometheus.MustNewConstMetric(rateLimitKeysDesc, prometheus.GaugeValue, float64(z.Len()), z.name)
+		}
+		return true
+	})
+}
+
+var _ prometheus.Collector = zoneCollector{}
+
+// provisionMetrics registers the collectors with this config's registry.
+func (h *Handler) provisionMetrics(ctx caddy.Context) error {
+	if reg := ctx.GetMetricsRegistry(); reg != nil {
+		if err := initMetrics(reg); err != nil {
+			return err
+		}
+	} else {
+		initMetrics(prometheus.NewRegistry()) // make the collectors all the same
+	}
+	h.metrics = newRouteMetrics(h.Name, h.preset.Name)
+	return nil
+}
