@@ -25,11 +25,13 @@ trap 'kill $app 2>/dev/null || true' EXIT
 cat <<MSG
 
 ==> the gateway listens on http://localhost:8080, the app on 127.0.0.1:9000
-    In another terminal, send a signed test delivery:
-        go run ./example/send -provider github          # 200, the app prints it
-        go run ./example/send -provider stripe
-        go run ./example/send -provider gitlab
-        go run ./example/send -provider github -tamper  # 401, the app never sees it
+    In another terminal, send signed test deliveries (200, the app prints them):
+        bin/caddy webhook send --provider github --secret $GITHUB_WEBHOOK_SECRET --url http://localhost:8080/github/push
+        bin/caddy webhook send --provider stripe --secret $STRIPE_WEBHOOK_SECRET --url http://localhost:8080/stripe
+        bin/caddy webhook send --provider gitlab --secret $GITLAB_WEBHOOK_TOKEN --url http://localhost:8080/gitlab
+    and a forged one (401, the app never sees it):
+        curl -i -X POST http://localhost:8080/github/push -H 'X-Hub-Signature-256: sha256=00' -d '{}'
+    See the gateway's metrics at http://localhost:2019/metrics (caddy_webhook_*).
 
 MSG
 bin/caddy run --config example/Caddyfile --adapter caddyfile

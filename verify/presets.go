@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -25,7 +26,20 @@ func hmacPreset(name, summary string, tolerance time.Duration, s Scheme, aliases
 		build: func(cfg Config) (Verifier, error) {
 			return s.compile(cfg)
 		},
+		sign: s.signer(),
 	}
+}
+
+// signing sets how a code preset signs test deliveries.
+func signing(p *Preset, sign func(SignOptions, *Signed) error) *Preset {
+	p.sign = sign
+	return p
+}
+
+func same(secret string) string { return secret }
+
+func basicCredentials(secret string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(secret))
 }
 
 // describeID writes where an id comes from, for listings.
@@ -114,10 +128,10 @@ func init() {
 				Fallback:         &Scheme{SignatureHeaders: []string{"X-Hub-Signature"}, Algorithm: SHA1, Prefix: "sha1="},
 			}, "X-GitHub-Delivery", "X-GitHub-Event")),
 
-		codePreset("gitlab", "secret token in X-Gitlab-Token, compared in constant time", "X-Gitlab-Event-UUID, Idempotency-Key", 0, func(cfg Config) (Verifier, error) {
+		signing(codePreset("gitlab", "secret token in X-Gitlab-Token, compared in constant time", "X-Gitlab-Event-UUID, Idempotency-Key", 0, func(cfg Config) (Verifier, error) {
 			s := TokenScheme{Header: "X-Gitlab-Token", IDHeaders: []string{"X-Gitlab-Event-UUID", "Idempotency-Key"}, EventHeaders: []string{"X-Gitlab-Event"}}
 			return s.compile(cfg)
-		}),
+		}), signToken("X-Gitlab-Token", same, "X-Gitlab-Event-UUID", "X-Gitlab-Event", "Push Hook")),
 
 		hmacPreset("stripe", "Stripe-Signature t=,v1= HMAC-SHA256 hex over {t}.{body}", fiveMinutes,
 			ids(Scheme{SignatureHeaders: []string{"Stripe-Signature"}, Format: KeyValueList(',', "t", "v1"), Signed: "{timestamp}.{body}"},
@@ -138,6 +152,7 @@ func init() {
 			Tolerance:  fiveMinutes,
 			KeyKind:    SecretOrPublicKey,
 			DeliveryID: "webhook-id, svix-id",
+			sign:       standardScheme("v1", NoPublicKey).signer(),
 			build: func(cfg Config) (Verifier, error) {
 				var any anyOf
 				if len(cfg.Secrets) > 0 {
@@ -200,7 +215,7 @@ func init() {
 			ids(bodyHMAC("Sentry-Hook-Signature", SHA256, Hex, ""), "Request-ID", "Sentry-Hook-Resource")),
 		hmacPreset("vercel", "x-vercel-signature: HMAC-SHA1 hex of the body", 0,
 			ids(bodyHMAC("X-Vercel-Signature", SHA1, Hex, ""), "body.id", "body.type")),
-		codePreset("netlify", "X-Webhook-Signature: JWS HS256 with iss netlify and the body's SHA-256", "", 0, newNetlify),
+		signing(codePreset("netlify", "X-Webhook-Signature: JWS HS256 with iss netlify and the body's SHA-256", "", 0, newNetlify), signNetlify),
 		hmacPreset("terraform", "HCP Terraform X-TFE-Notification-Signature: HMAC-SHA512 hex of the body", 0,
 			bodyHMAC("X-TFE-Notification-Signature", SHA512, Hex, "")),
 		hmacPreset("pagerduty", "X-PagerDuty-Signature v1=<hex>[,v1=...]: HMAC-SHA256 of the body", 0,
@@ -228,7 +243,7 @@ func init() {
 			wooCommercePing, http.MethodPost),
 
 		// Messaging, email and communication
-		with(codePreset("twilio", "X-Twilio-Signature: HMAC-SHA1 base64 over the URL + sorted form params (or the URL with bodySHA256)", "I-Twilio-Idempotency-Token", 0, newTwilio),
+		with(signing(codePreset("twilio", "X-Twilio-Signature: HMAC-SHA1 base64 over the URL + sorted form params (or the URL with bodySHA256)", "I-Twilio-Idempotency-Token", 0, newTwilio), signTwilio),
 			nil, http.MethodPost, http.MethodGet),
 		hmacPreset("zoom", "x-zm-signature v0= HMAC-SHA256 hex over v0:{timestamp}:{body}", fiveMinutes,
 			ids(Scheme{SignatureHeaders: []string{"X-Zm-Signature"}, Prefix: "v0=", Signed: "v0:{timestamp}:{body}", TimestampHeaders: []string{"X-Zm-Request-Timestamp"}},
@@ -239,9 +254,9 @@ func init() {
 		hmacPreset("sendgrid", "X-Twilio-Email-Event-Webhook-Signature: ECDSA P-256 (base64 public_key) over {timestamp}{body}", 0,
 			Scheme{SignatureHeaders: []string{"X-Twilio-Email-Event-Webhook-Signature"}, Encoding: Base64, Signed: "{timestamp}{body}",
 				TimestampHeaders: []string{"X-Twilio-Email-Event-Webhook-Timestamp"}, PublicKey: ECDSAP256}),
-		codePreset("mailgun", "signature object in the body: HMAC-SHA256 hex over timestamp+token (the event data is not signed)", "body signature token", 0, newMailgun),
-		codePreset("postmark", "HTTP basic auth user:password (no signature)", "", 0, newBasicAuth),
-		codePreset("pipedrive", "HTTP basic auth user:password (no signature)", "", 0, newBasicAuth),
+		signing(codePreset("mailgun", "signature object in the body: HMAC-SHA256 hex over timestamp+token (the event data is not signed)", "body signature token", 0, newMailgun), signMailgun),
+		signing(codePreset("postmark", "HTTP basic auth user:password (no signature)", "", 0, newBasicAuth), signToken("Authorization", basicCredentials, "", "", "")),
+		signing(codePreset("pipedrive", "HTTP basic auth user:password (no signature)", "", 0, newBasicAuth), signToken("Authorization", basicCredentials, "", "", "")),
 		hmacPreset("intercom", "X-Hub-Signature sha1= HMAC-SHA1 hex of the body", 0,
 			ids(bodyHMAC("X-Hub-Signature", SHA1, Hex, "sha1="), "body.id", "body.topic")),
 		hmacPreset("hubspot", "X-HubSpot-Signature-v3: HMAC-SHA256 base64 over {method}{url}{body}{timestamp ms}", fiveMinutes,
@@ -280,10 +295,10 @@ func init() {
 		with(hmacPreset("dropbox", "X-Dropbox-Signature: HMAC-SHA256 hex of the body; answers the ?challenge= GET", 0,
 			bodyHMAC("X-Dropbox-Signature", SHA256, Hex, "")),
 			echoQuery("challenge", nil), http.MethodPost, http.MethodGet),
-		with(codePreset("okta", "Okta event hooks: Authorization header equals the secret; answers the verification GET", "", 0, func(cfg Config) (Verifier, error) {
+		with(signing(codePreset("okta", "Okta event hooks: Authorization header equals the secret; answers the verification GET", "", 0, func(cfg Config) (Verifier, error) {
 			s := TokenScheme{Header: "Authorization"}
 			return s.compile(cfg)
-		}), oktaVerification, http.MethodPost, http.MethodGet),
+		}), signToken("Authorization", same, "", "", "")), oktaVerification, http.MethodPost, http.MethodGet),
 	)
 }
 

@@ -139,6 +139,7 @@ type Preset struct {
 	Handshake func(*Request) *Handshake
 
 	build func(Config) (Verifier, error)
+	sign  func(SignOptions, *Signed) error
 }
 
 // KeyKind says whether a preset takes shared secrets or public keys.
