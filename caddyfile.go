@@ -2,6 +2,7 @@ package webhookverify
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -121,13 +122,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	seen := map[string]bool{}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		sub := d.Val()
-		if seen[sub] && sub != "secret" && sub != "public_key" {
-			return d.Errf("%s given twice", sub)
-		}
-		seen[sub] = true
+	err := eachSubdirective(d, "", []string{"secret", "public_key"}, func(sub string) error {
 		switch sub {
 		case "provider":
 			var name string
@@ -208,6 +203,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		default:
 			return d.Errf("unrecognized subdirective '%s'", sub)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if h.Provider == "" {
 		return d.Err("missing provider: webhook_verify [<matcher>] <provider> { ... }")
@@ -238,6 +237,24 @@ func (h *Handler) stringField(sub string) *string {
 		return &h.TimestampFormat
 	}
 	return &h.IDHeader
+}
+
+// eachSubdirective calls fn for every subdirective of the block at d,
+// refusing one given twice unless it is repeatable. prefix names the block
+// in errors ("dedupe: ").
+func eachSubdirective(d *caddyfile.Dispenser, prefix string, repeatable []string, fn func(sub string) error) error {
+	seen := map[string]bool{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		sub := d.Val()
+		if seen[sub] && !slices.Contains(repeatable, sub) {
+			return d.Errf("%s%s given twice", prefix, sub)
+		}
+		seen[sub] = true
+		if err := fn(sub); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func parsePositive(s string) (int64, error) {

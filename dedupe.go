@@ -153,13 +153,7 @@ func (h *Handler) unmarshalDedupe(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	seen := map[string]bool{}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		sub := d.Val()
-		if seen[sub] {
-			return d.Errf("dedupe: %s given twice", sub)
-		}
-		seen[sub] = true
+	err := eachSubdirective(d, "dedupe: ", nil, func(sub string) error {
 		var arg string
 		if !d.AllArgs(&arg) {
 			return d.ArgErr()
@@ -178,6 +172,10 @@ func (h *Handler) unmarshalDedupe(d *caddyfile.Dispenser) error {
 		default:
 			return d.Errf("dedupe: unrecognized subdirective '%s'", sub)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	h.Dedupe = cfg
 	return nil

@@ -162,13 +162,7 @@ func (h *Handler) unmarshalRateLimit(d *caddyfile.Dispenser) error {
 			return d.ArgErr()
 		}
 	}
-	seen := map[string]bool{}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		sub := d.Val()
-		if seen[sub] {
-			return d.Errf("rate_limit: %s given twice", sub)
-		}
-		seen[sub] = true
+	err = eachSubdirective(d, "rate_limit: ", nil, func(sub string) error {
 		var arg string
 		if !d.AllArgs(&arg) {
 			return d.ArgErr()
@@ -202,6 +196,10 @@ func (h *Handler) unmarshalRateLimit(d *caddyfile.Dispenser) error {
 		default:
 			return d.Errf("rate_limit: unrecognized subdirective '%s'", sub)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	h.RateLimit = cfg
 	return nil

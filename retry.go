@@ -91,13 +91,7 @@ func (h *Handler) unmarshalRetry(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	seen := map[string]bool{}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		sub := d.Val()
-		if seen[sub] {
-			return d.Errf("retry: %s given twice", sub)
-		}
-		seen[sub] = true
+	err = eachSubdirective(d, "retry: ", nil, func(sub string) error {
 		args := d.RemainingArgs()
 		switch sub {
 		case "backoff":
@@ -133,6 +127,10 @@ func (h *Handler) unmarshalRetry(d *caddyfile.Dispenser) error {
 		default:
 			return d.Errf("retry: unrecognized subdirective '%s'", sub)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	h.Retry = cfg
 	return nil

@@ -2,7 +2,6 @@ package verify
 
 import (
 	"bytes"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/json"
 	"net/url"
@@ -73,19 +72,7 @@ func (v *mailgunVerifier) Verify(req *Request) (Delivery, error) {
 	if !ok || n != sha256.Size {
 		return d, fail(ReasonMalformedSignature, "signature is not a hex SHA-256 MAC")
 	}
-	matched := false
-	for _, k := range v.keys {
-		st := k.pool.Get().(*macState)
-		st.h.Reset()
-		st.writeString(m.Signature.Timestamp)
-		st.writeString(m.Signature.Token)
-		matched = hmac.Equal(st.h.Sum(st.sum[:0]), want[:n])
-		k.pool.Put(st)
-		if matched {
-			break
-		}
-	}
-	if !matched {
+	if !anyKeyMatches(v.keys, want[:n], m.Signature.Timestamp, m.Signature.Token) {
 		return d, fail(ReasonBadSignature, "no signature matches any configured secret")
 	}
 	t, terr := checkTimestamp(UnixSeconds, m.Signature.Timestamp, v.now(), v.tolerance)

@@ -60,18 +60,7 @@ func (v *netlifyVerifier) Verify(req *Request) (Delivery, error) {
 	if !ok || n != sha256.Size {
 		return d, fail(ReasonMalformedSignature, "JWS signature is not a SHA-256 MAC")
 	}
-	matched := false
-	for _, k := range v.keys {
-		st := k.pool.Get().(*macState)
-		st.h.Reset()
-		st.writeString(signingInput)
-		matched = hmac.Equal(st.h.Sum(st.sum[:0]), want[:n])
-		k.pool.Put(st)
-		if matched {
-			break
-		}
-	}
-	if !matched {
+	if !anyKeyMatches(v.keys, want[:n], signingInput) {
 		return d, fail(ReasonBadSignature, "no signature matches any configured secret")
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(claimsPart)

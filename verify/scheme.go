@@ -266,6 +266,24 @@ func newMACKey(alg Algorithm, key []byte) *macKey {
 	return k
 }
 
+// anyKeyMatches reports whether the MAC of parts, under any of keys,
+// equals want.
+func anyKeyMatches(keys []*macKey, want []byte, parts ...string) bool {
+	for _, k := range keys {
+		st := k.pool.Get().(*macState)
+		st.h.Reset()
+		for _, p := range parts {
+			st.writeString(p)
+		}
+		ok := hmac.Equal(st.h.Sum(st.sum[:0]), want)
+		k.pool.Put(st)
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
 func (st *macState) writeString(s string) {
 	st.scratch = append(st.scratch[:0], s...)
 	st.h.Write(st.scratch)

@@ -64,16 +64,8 @@ func (v *twilioVerifier) Verify(req *Request) (Delivery, error) {
 	}
 
 	for _, candidate := range urlVariants(u) {
-		for _, k := range v.keys {
-			st := k.pool.Get().(*macState)
-			st.h.Reset()
-			st.writeString(candidate)
-			st.writeString(params)
-			ok := hmac.Equal(st.h.Sum(st.sum[:0]), want[:n])
-			k.pool.Put(st)
-			if ok {
-				return d, nil
-			}
+		if anyKeyMatches(v.keys, want[:n], candidate, params) {
+			return d, nil
 		}
 	}
 	return d, fail(ReasonBadSignature, "no signature matches any configured secret")
