@@ -51,7 +51,10 @@ rps() { # url -> requests/s
 		awk '/Non-2xx/ {bad=1} /Requests\/sec/ {r=$2} END {if (bad) print "non-2xx"; else print r}'
 }
 
-"${load_cpu[@]}" wrk -t2 -c"$conns" -d2s -s "$work/deliveries.lua" http://127.0.0.1:18082/ >/dev/null # warm up
+# warm up both (the first seconds after a start run slow and uneven)
+for port in 18081 18082; do
+	"${load_cpu[@]}" wrk -t2 -c"$conns" -d5s -s "$work/deliveries.lua" http://127.0.0.1:$port/ >/dev/null
+done
 plain=() verified=()
 for round in $(seq "$rounds"); do
 	# alternate which goes first, so drift favours neither
