@@ -108,8 +108,13 @@ func (h *Handler) provisionDedupe() error {
 	return nil
 }
 
+// effectiveTolerance is the timestamp window a replay could use: 0 when
+// the scheme checks no timestamp.
 func (h *Handler) effectiveTolerance() time.Duration {
-	if h.Tolerance > 0 && h.preset.Tolerance > 0 {
+	if h.preset.Tolerance == 0 || (h.Provider == "hmac" && h.TimestampHeader == "") {
+		return 0
+	}
+	if h.Tolerance > 0 {
 		return time.Duration(h.Tolerance)
 	}
 	return h.preset.Tolerance

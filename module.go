@@ -219,6 +219,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("route %s: %w", h.Name, err)
 	}
 	h.signsURL = verify.SignsURL(h.verifier)
+	if h.URL != "" && !h.signsURL {
+		h.logger.Warn("url is set but this provider does not sign the URL; it is ignored",
+			zap.String("route", h.Name), zap.String("provider", h.preset.Name))
+	}
 	if err := h.provisionMetrics(ctx); err != nil {
 		return err
 	}
@@ -292,12 +296,12 @@ func (h *Handler) Validate() error {
 		return fmt.Errorf("route %s: body_timeout must not be negative", h.Name)
 	}
 	if h.Provider != "hmac" {
-		for field, v := range map[string]string{
-			"header": h.Header, "algorithm": h.Algorithm, "encoding": h.Encoding, "prefix": h.Prefix,
-			"signed": h.Signed, "timestamp_header": h.TimestampHeader, "timestamp_format": h.TimestampFormat, "id_header": h.IDHeader,
+		for _, f := range []struct{ name, value string }{
+			{"header", h.Header}, {"algorithm", h.Algorithm}, {"encoding", h.Encoding}, {"prefix", h.Prefix},
+			{"signed", h.Signed}, {"timestamp_header", h.TimestampHeader}, {"timestamp_format", h.TimestampFormat}, {"id_header", h.IDHeader},
 		} {
-			if v != "" {
-				return fmt.Errorf("route %s: %s is only for provider hmac; provider %s has its own scheme", h.Name, field, h.Provider)
+			if f.value != "" {
+				return fmt.Errorf("route %s: %s is only for provider hmac; provider %s has its own scheme", h.Name, f.name, h.Provider)
 			}
 		}
 	}
