@@ -67,9 +67,10 @@ func (s *statusRecorder) ReadFrom(r io.Reader) (int64, error) {
 type retryForwarder struct {
 	policy  retry.Policy
 	now     func() time.Time
-	logger  *zap.Logger
-	route   string
 	metrics *routeMetrics
+	// logRetry writes the line for a retried attempt, with the fields
+	// every decision line carries.
+	logRetry func(r *http.Request, fields ...zap.Field)
 }
 
 // maxHeldResponse bounds the body of a retryable response kept in case no
@@ -113,8 +114,7 @@ func (f *retryForwarder) forward(w http.ResponseWriter, r *http.Request, repl *c
 		if !ok {
 			return aw.finish(err) // the delivery's own log line says it failed
 		}
-		f.logger.Info("retrying delivery",
-			zap.String("route", f.route), zap.Int("attempt", attempt), outcome, zap.Duration("delay", wait))
+		f.logRetry(r, zap.Int("attempt", attempt), outcome, zap.Duration("delay", wait))
 		if !budgeted {
 			// Retries must not outlast the budget: they run under its deadline.
 			// The first attempt ran as it would without retries.

@@ -43,7 +43,7 @@ func BenchmarkForward(b *testing.B) {
 	}{
 		{"bare", nil},
 		{"direct", directForwarder{metrics: metrics}},
-		{"retry", &retryForwarder{policy: policy, now: time.Now, logger: zap.NewNop(), route: "bench", metrics: metrics}},
+		{"retry", &retryForwarder{policy: policy, now: time.Now, metrics: metrics, logRetry: func(*http.Request, ...zap.Field) {}}},
 	}
 	next := app{body: bytes.Repeat([]byte("r"), 1024)}
 	reqBody := bytes.Repeat([]byte("q"), 1024)

@@ -3,13 +3,16 @@ package webhookverify
 import (
 	"fmt"
 	"math"
+	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"go.uber.org/zap"
 
 	"github.com/webhookverify/caddy-webhook-verify/retry"
+	"github.com/webhookverify/caddy-webhook-verify/verify"
 )
 
 // Retry makes the gateway try the app again when it fails briefly, so the
@@ -58,8 +61,17 @@ func (h *Handler) provisionRetry() error {
 	if err != nil {
 		return fmt.Errorf("route %s: retry: %w", h.Name, err)
 	}
-	h.forwarder = &retryForwarder{policy: policy, now: time.Now, logger: h.logger, route: h.Name, metrics: h.metrics}
+	h.forwarder = &retryForwarder{policy: policy, now: time.Now, metrics: h.metrics, logRetry: h.logRetry}
 	return nil
+}
+
+// logRetry is the line for one retried attempt.
+func (h *Handler) logRetry(r *http.Request, fields ...zap.Field) {
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	var d verify.Delivery
+	d.ID, _ = repl.GetString("http.webhook.id")
+	d.Event, _ = repl.GetString("http.webhook.event")
+	h.logDecision(r, "retrying delivery", "retry", d, fields...)
 }
 
 // inFlightRetryAfter is what a copy of a delivery in flight is told, in
