@@ -567,7 +567,7 @@ func errDetail(err error) string {
 }
 
 // publicURL is the URL the sender requested, for schemes that sign it:
-// the configured template, or the request rebuilt.
+// the configured template, or the original request rebuilt.
 func (h *Handler) publicURL(r *http.Request, repl *caddy.Replacer) string {
 	if h.URL != "" {
 		return repl.ReplaceAll(h.URL, "")
@@ -576,7 +576,16 @@ func (h *Handler) publicURL(r *http.Request, repl *caddy.Replacer) string {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host + r.URL.RequestURI()
+	// The request-target as the sender wrote it: a rewrite or uri directive
+	// that ran before this handler must not change what was signed.
+	target := r.RequestURI
+	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && orig.RequestURI != "" {
+		target = orig.RequestURI
+	}
+	if target == "" {
+		target = r.URL.RequestURI()
+	}
+	return scheme + "://" + r.Host + target
 }
 
 // answerHandshake answers a provider's unsigned set-up request (Meta's and

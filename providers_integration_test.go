@@ -168,3 +168,25 @@ func TestURLTemplateThroughCaddy(t *testing.T) {
 		t.Fatalf("twilio with the rebuilt URL: %d, want 401", status)
 	}
 }
+
+// A uri or rewrite directive that runs before webhook_verify does not change
+// the URL that is checked: it is the one the sender requested.
+func TestURLSignedBeforeRewrites(t *testing.T) {
+	c := testvectors.Builders["twilio"](time.Now(), "http://"+caddyAddr)
+	t.Setenv("WV_TW", c.Secrets[0])
+	up := newUpstream(t)
+	startCaddy(t, up, `
+	:9080 {
+		uri strip_prefix /p
+		webhook_verify /twilio twilio {
+			secret {env.WV_TW}
+		}
+		reverse_proxy {upstream}
+	}`)
+	if status, body := send(t, c); status != 200 {
+		t.Fatalf("twilio after uri strip_prefix: %d %q", status, body)
+	}
+	if reqs := up.requests(); len(reqs) != 1 || reqs[0].Path != "/twilio" {
+		t.Fatalf("the app got %+v", reqs)
+	}
+}
