@@ -173,6 +173,20 @@ func TestHandshakes(t *testing.T) {
 	}
 }
 
+// A second signature header that is empty or garbage does not spoil a
+// valid first one (Box sends an empty secondary without a second key).
+func TestExtraSignatureHeadersAreOptional(t *testing.T) {
+	c := testvectors.Builders["box"](time.Unix(1750000000, 0), "https://example.com")
+	c.Secrets = []string{"box-primary"}
+	for _, secondary := range []string{"", "%%%", "c2hvcnQ="} {
+		bad := c.Clone()
+		bad.Header.Set("Box-Signature-Secondary", secondary)
+		if _, err := verifyCase(t, bad, c.Now); err != nil {
+			t.Errorf("secondary %q: %v", secondary, err)
+		}
+	}
+}
+
 func TestPublicKeyConfigErrors(t *testing.T) {
 	for _, c := range []struct {
 		provider string

@@ -317,11 +317,13 @@ func (v *schemeVerifier) Verify(req *Request) (Delivery, error) {
 		return d, perr
 	}
 	if v.allHeaders {
-		// the first header present was parsed above; add the others'
+		// The first header present was parsed above; add the others'. One
+		// that is empty or malformed (Box sends an empty secondary when no
+		// second key is set) is skipped: any one valid signature is enough.
 		for _, name := range v.sigHeaders {
 			if vs := req.Header[name]; len(vs) > 0 && vs[0] != value {
-				if _, sigs, perr = parseSignatureHeader(v.format, v.prefix, vs[0], sigs); perr != nil {
-					return d, perr
+				if _, more, err := parseSignatureHeader(v.format, v.prefix, vs[0], sigs); err == nil {
+					sigs = more
 				}
 			}
 		}
