@@ -17,6 +17,9 @@ import (
 // to the garbage collector so one huge delivery does not pin its memory.
 const maxPooledBody = 4 << 20
 
+// preGrowLimit bounds the memory taken up front for an announced body.
+const preGrowLimit = 64 << 10
+
 var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // bufferedBody is a request body read once into a pooled buffer. Every
@@ -42,9 +45,12 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64, timeout time.Du
 		return b, nil
 	}
 	if r.ContentLength > 0 {
-		// room for the whole body plus the read that finds EOF, so the
-		// buffer never grows (and copies) mid-read
-		b.buf.Grow(int(r.ContentLength) + bytes.MinRead)
+		// Room for the whole body plus the read that finds EOF, so a
+		// typical body is read without the buffer growing (and copying) -
+		// but only up to preGrowLimit: Content-Length is the sender's
+		// claim, and memory for a big body is taken as its bytes arrive,
+		// not on the word of a client that may never send them.
+		b.buf.Grow(int(min(r.ContentLength, preGrowLimit)) + bytes.MinRead)
 	}
 	if timeout > 0 {
 		rc := http.NewResponseController(w)

@@ -128,3 +128,26 @@ func BenchmarkHandler(b *testing.B) {
 		})
 	}
 }
+
+// A client that announces a large body does not make the handler take that
+// much memory before the bytes arrive.
+func TestAnnouncedBodyIsNotPreallocated(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("{}"))
+	r.ContentLength = 9 << 20 // claims 9 MiB; this reader ends after 2 bytes
+	b, err := readBody(httptest.NewRecorder(), r, 10<<20, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := b.buf.Cap(); c > 1<<20 {
+		t.Fatalf("took %d bytes for a 2-byte body that claimed 9 MiB", c)
+	}
+	b.release()
+
+	// A body that does come in full is read in full.
+	r = httptest.NewRequest(http.MethodPost, "/", strings.NewReader(strings.Repeat("x", 9<<20)))
+	b, err = readBody(httptest.NewRecorder(), r, 10<<20, 0)
+	if err != nil || len(b.bytes()) != 9<<20 {
+		t.Fatalf("read %d bytes, %v", len(b.bytes()), err)
+	}
+	b.release()
+}
