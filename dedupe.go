@@ -60,16 +60,6 @@ const (
 // dedupeZones holds the stores by zone name, so a reload keeps them.
 var dedupeZones = caddy.NewUsagePool()
 
-type dedupeZone struct {
-	*dedupe.Memory
-	name string
-}
-
-func (z dedupeZone) Destruct() error {
-	z.Close()
-	return nil
-}
-
 // provisionDedupe loads (or creates) the route's zone.
 func (h *Handler) provisionDedupe() error {
 	d := h.Dedupe
@@ -93,13 +83,13 @@ func (h *Handler) provisionDedupe() error {
 	name := "webhook_verify/dedupe/" + zone
 	val, loaded, err := dedupeZones.LoadOrNew(name, func() (caddy.Destructor, error) {
 		m, err := dedupe.NewMemory(dedupe.Options{MaxEntries: d.MaxEntries})
-		return dedupeZone{m, zone}, err
+		return poolZone[*dedupe.Memory]{m, zone}, err
 	})
 	if err != nil {
 		return fmt.Errorf("route %s: dedupe zone %s: %w", h.Name, zone, err)
 	}
 	h.dedupeZone = name
-	store := val.(dedupeZone)
+	store := val.(poolZone[*dedupe.Memory]).store
 	h.dedupe = store
 	if loaded && store.MaxEntries() != d.MaxEntries {
 		h.logger.Warn("dedupe zone keeps the max_entries it was created with until Caddy restarts",

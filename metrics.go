@@ -6,6 +6,9 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/webhookverify/caddy-webhook-verify/dedupe"
+	"github.com/webhookverify/caddy-webhook-verify/ratelimit"
 )
 
 // The collectors are made once and registered with every config's
@@ -128,15 +131,15 @@ func (zoneCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (zoneCollector) Collect(ch chan<- prometheus.Metric) {
-	dedupeZones.Range(func(_, value any) bool {
-		if z, ok := value.(dedupeZone); ok {
-			ch <- prometheus.MustNewConstMetric(dedupeEntriesDesc, prometheus.GaugeValue, float64(z.Len()), z.name)
-		}
-		return true
-	})
-	rateLimitZones.Range(func(_, value any) bool {
-		if z, ok := value.(rateLimitZone); ok {
-			ch <- prometheus.MustNewConstMetric(rateLimitKeysDesc, prometheus.GaugeValue, float64(z.Len()), z.name)
+	collectZones[*dedupe.Memory](ch, dedupeZones, dedupeEntriesDesc)
+	collectZones[*ratelimit.Limiter](ch, rateLimitZones, rateLimitKeysDesc)
+}
+
+// collectZones reports the size of every zone alive in pool.
+func collectZones[S zoneStore](ch chan<- prometheus.Metric, pool *caddy.UsagePool, desc *prometheus.Desc) {
+	pool.Range(func(_, value any) bool {
+		if z, ok := value.(poolZone[S]); ok {
+			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(z.store.Len()), z.name)
 		}
 		return true
 	})

@@ -60,16 +60,6 @@ const defaultRateLimitWait = 5 * time.Second
 // rateLimitZones holds the limiters by zone, so a reload keeps them.
 var rateLimitZones = caddy.NewUsagePool()
 
-type rateLimitZone struct {
-	*ratelimit.Limiter
-	name string
-}
-
-func (z rateLimitZone) Destruct() error {
-	z.Close()
-	return nil
-}
-
 func (h *Handler) provisionRateLimit() error {
 	rl := h.RateLimit
 	switch rl.Mode {
@@ -100,13 +90,13 @@ func (h *Handler) provisionRateLimit() error {
 			MaxConcurrent: rl.MaxConcurrent,
 			MaxKeys:       rl.MaxKeys,
 		})
-		return rateLimitZone{l, zone}, err
+		return poolZone[*ratelimit.Limiter]{l, zone}, err
 	})
 	if err != nil {
 		return fmt.Errorf("route %s: rate_limit: %w", h.Name, err)
 	}
 	h.rateZone = name
-	h.limiter = val.(rateLimitZone).Limiter
+	h.limiter = val.(poolZone[*ratelimit.Limiter]).store
 	return nil
 }
 
