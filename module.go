@@ -36,15 +36,20 @@ const (
 // configured provider and hands only verified deliveries to the next
 // handler (normally reverse_proxy), with the body byte-for-byte as sent.
 //
-// Requests that fail are answered without reaching the next handler:
-// 401 for a missing, malformed or wrong signature and for a stale or
-// future timestamp; 413 for a body over max_body; 408 for a body that does
-// not arrive within body_timeout; 405 for a method the provider never
-// delivers with. These are returned as handler errors, so `handle_errors`
-// can shape the response; the error text is generic and never says which
-// part of the signature failed. That goes to the log, at INFO, with the
-// route, provider, reason, delivery id, client IP and request id. Secrets,
-// signatures and tokens are never logged.
+// Requests that fail are answered without reaching the next handler
+// (unless Shadow is set): 401 for a missing, malformed or wrong signature
+// and for a stale or future timestamp; 413 for a body over max_body; 408
+// for a body that does not arrive within body_timeout; 405 for a method the
+// provider never delivers with. With Dedupe, RateLimit and Retry, verified
+// deliveries may also get 409 (a copy in flight), 429 (over the limit) or,
+// for a duplicate, the original 2xx without reaching the app. Error
+// statuses are returned as handler errors, so `handle_errors` can shape the
+// response; the error text is generic and never says which part of the
+// signature failed. That goes to the log, at INFO, with the route,
+// provider, reason, delivery id, client IP and request id. Secrets,
+// signatures and tokens are never logged. A provider's unsigned set-up
+// request (Meta's or Dropbox's challenge, Okta's verification,
+// WooCommerce's ping) is answered here and never reaches the app.
 //
 // After verification, these placeholders are set for logs, matchers and
 // headers (`header_up` in reverse_proxy, say):
@@ -61,9 +66,10 @@ const (
 // `{http.webhook.duplicate}` | `true` when dedupe answered a redelivery without the app
 // `{http.webhook.attempt}` | The attempt to reach the app, from 1 (see `retry`)
 type Handler struct {
-	// Provider is the signing scheme: a preset such as `github`, `gitlab`,
-	// `stripe`, `slack`, `shopify`, `standard` (alias `svix`), or `hmac`
-	// for a scheme described by the fields below.
+	// Provider is the signing scheme: one of the presets that
+	// `caddy webhook providers` lists (`github`, `stripe`, `slack`,
+	// `shopify`, `standard` alias `svix`, `twilio`, `discord`, ...), or
+	// `hmac` for a scheme described by the fields below.
 	Provider string `json:"provider"`
 
 	// Name identifies the route in errors, logs, metrics and placeholders.

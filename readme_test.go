@@ -32,6 +32,10 @@ func TestReadmeProviderTable(t *testing.T) {
 	if !ok1 || !ok2 {
 		t.Fatal("README.md has no <!-- providers --> ... <!-- /providers --> block")
 	}
+	// the count in the prose follows the registry too
+	if n := strings.Count(string(readme), fmt.Sprintf("%d provider presets", len(verify.Presets()))); n != 2 {
+		t.Errorf("README should say %d provider presets (twice); found %d", len(verify.Presets()), n)
+	}
 	if want := providersMarkdown(); table != want {
 		t.Fatalf("README provider table is out of date; it should read:\n%s", want)
 	}
