@@ -10,6 +10,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/dustin/go-humanize"
+
+	"github.com/webhookverify/caddy-webhook-verify/verify"
 )
 
 func init() {
@@ -199,6 +201,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !d.AllArgs(&s) {
 				return d.ArgErr()
 			}
+			if err := checkWord(sub, s); err != nil {
+				return d.Errf("%s: %v", sub, err)
+			}
 			*h.stringField(sub) = s
 		default:
 			return d.Errf("unrecognized subdirective '%s'", sub)
@@ -237,6 +242,21 @@ func (h *Handler) stringField(sub string) *string {
 		return &h.TimestampFormat
 	}
 	return &h.IDHeader
+}
+
+// checkWord refuses an unknown algorithm, encoding or timestamp format
+// at parse time, so `caddy adapt` reports it with its line.
+func checkWord(sub, s string) error {
+	var err error
+	switch sub {
+	case "algorithm":
+		_, err = verify.ParseAlgorithm(s)
+	case "encoding":
+		_, err = verify.ParseEncoding(s)
+	case "timestamp_format":
+		_, err = verify.ParseTimeFormat(s)
+	}
+	return err
 }
 
 // eachSubdirective calls fn for every subdirective of the block at d,

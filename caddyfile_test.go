@@ -147,6 +147,9 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{name: "negative duration", input: "webhook_verify stripe {\ntolerance -1m\n}", wantErr: "invalid duration"},
 		{name: "bad size", input: "webhook_verify stripe {\nmax_body lots\n}", wantErr: "invalid size"},
 		{name: "zero size", input: "webhook_verify stripe {\nmax_body 0\n}", wantErr: "invalid size"},
+		{name: "unknown algorithm", input: "webhook_verify hmac {\nalgorithm md5\n}", wantErr: "algorithm: unknown algorithm \"md5\""},
+		{name: "unknown encoding", input: "webhook_verify hmac {\nencoding base32\n}", wantErr: "encoding: unknown encoding"},
+		{name: "unknown timestamp format", input: "webhook_verify hmac {\ntimestamp_format iso\n}", wantErr: "timestamp_format: unknown timestamp format"},
 		{name: "two values", input: "webhook_verify hmac {\nheader A B\n}", wantErr: "wrong argument count"},
 		{name: "unknown subdirective", input: "webhook_verify github {\nsecrett x\n}", wantErr: "unrecognized subdirective 'secrett'"},
 	}

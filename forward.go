@@ -28,7 +28,7 @@ type directForwarder struct{ metrics *routeMetrics }
 
 func (f directForwarder) forward(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, body *bufferedBody, next caddyhttp.Handler) (int, error) {
 	body.attach(r)
-	rec := &statusRecorder{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
+	rec := &statusRecorder{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
 	err := next.ServeHTTP(rec, r)
 	f.metrics.attempt(rec.status)
 	return rec.status, err
@@ -37,7 +37,7 @@ func (f directForwarder) forward(w http.ResponseWriter, r *http.Request, repl *c
 // statusRecorder notes the final status the next handler writes, passing
 // everything through unbuffered.
 type statusRecorder struct {
-	*caddyhttp.ResponseWriterWrapper
+	caddyhttp.ResponseWriterWrapper
 	status int
 }
 

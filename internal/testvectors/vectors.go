@@ -67,12 +67,6 @@ func (c Case) Clone() Case {
 	return c
 }
 
-// Path is the request path and query of the case's URL.
-func (c Case) Path() string {
-	u, _ := url.Parse(c.URL)
-	return u.RequestURI()
-}
-
 func macOf(h func() hash.Hash, key []byte, parts ...string) []byte {
 	m := hmac.New(h, key)
 	for _, p := range parts {
