@@ -210,9 +210,23 @@ func writeProviders(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROVIDER\tALIASES\tTOLERANCE\tDELIVERY ID\tSCHEME")
 	for _, p := range verify.Presets() {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Name, orDash(strings.Join(p.Aliases, ",")), tolerance(p), orDash(p.DeliveryID), p.Summary)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Name, orDash(strings.Join(p.Aliases, ",")), tolerance(p), deliveryID(p), p.Summary)
 	}
 	return tw.Flush()
+}
+
+// deliveryID says where the dedupe key comes from: the provider's id, or,
+// when that id is not signed, the body digest.
+func deliveryID(p *verify.Preset) string {
+	switch {
+	case p.DeliveryID == "":
+		return "- (body digest)"
+	case p.Name == "hmac":
+		return p.DeliveryID + "; body digest unless `signed` has {id}"
+	case !p.IDSigned:
+		return p.DeliveryID + " (unsigned: body digest)"
+	}
+	return p.DeliveryID
 }
 
 func tolerance(p *verify.Preset) string {

@@ -110,13 +110,19 @@ func (h *Handler) effectiveTolerance() time.Duration {
 	return h.preset.Tolerance
 }
 
-// dedupeKey is the provider's delivery id (or the configured placeholder),
-// falling back to a digest of the body. It is scoped by provider so routes
-// sharing a zone cannot collide.
+// dedupeKey is the configured placeholder, or the provider's delivery id
+// when the signature covers it, falling back to a digest of the body. An
+// unsigned id (GitHub's X-GitHub-Delivery, say) is not used: a captured
+// delivery replayed with fresh ids would pass as new each time, while an
+// honest redelivery carries the identical signed body. The key is scoped
+// by provider so routes sharing a zone cannot collide.
 func (h *Handler) dedupeKey(repl *caddy.Replacer, d verify.Delivery, body []byte) string {
-	key := d.ID
-	if h.Dedupe.Key != "" {
+	var key string
+	switch {
+	case h.Dedupe.Key != "":
 		key = repl.ReplaceAll(h.Dedupe.Key, "")
+	case d.IDSigned:
+		key = d.ID
 	}
 	switch {
 	case key == "":

@@ -15,7 +15,7 @@ func providersMarkdown() string {
 	b.WriteString("| provider | aliases | tolerance | delivery id (dedupe key) | scheme |\n|---|---|---|---|---|\n")
 	for _, p := range verify.Presets() {
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", p.Name, orDash(strings.Join(p.Aliases, ", ")), tolerance(p),
-			orDash(p.DeliveryID), strings.ReplaceAll(p.Summary, "|", "\\\\|"))
+			deliveryID(p), strings.ReplaceAll(p.Summary, "|", "\\\\|"))
 	}
 	return b.String()
 }

@@ -241,17 +241,20 @@ func (f TimeFormat) parse(s string) (time.Time, bool) {
 }
 
 // checkTimestamp parses ts and rejects it when it lies further than
-// tolerance from now in either direction.
+// tolerance from now in either direction. It compares instants, not
+// durations: now.Sub(t) saturates for a t centuries away, and negating the
+// saturated value overflows, which once let a year-9999 timestamp pass.
 func checkTimestamp(f TimeFormat, ts string, now time.Time, tolerance time.Duration) (time.Time, *Error) {
 	t, ok := f.parse(ts)
 	if !ok {
 		return time.Time{}, fail(ReasonMalformedTimestamp, "timestamp is not in the expected format")
 	}
 	if tolerance > 0 {
-		if age := now.Sub(t); age > tolerance {
-			return t, fail(ReasonStale, "timestamp is %s old, tolerance %s", age.Round(time.Second), tolerance)
-		} else if -age > tolerance {
-			return t, fail(ReasonFuture, "timestamp is %s ahead, tolerance %s", (-age).Round(time.Second), tolerance)
+		switch {
+		case t.Before(now.Add(-tolerance)):
+			return t, fail(ReasonStale, "timestamp is %s old, tolerance %s", now.Sub(t).Round(time.Second), tolerance)
+		case t.After(now.Add(tolerance)):
+			return t, fail(ReasonFuture, "timestamp is %s ahead, tolerance %s", t.Sub(now).Round(time.Second), tolerance)
 		}
 	}
 	return t, nil

@@ -155,8 +155,9 @@ func FuzzJSONFields(f *testing.F) {
 }
 
 // FuzzVerify puts arbitrary signature header values and bodies into a
-// valid delivery of every preset: verification must never panic, and must
-// never accept a signature other than the real one.
+// valid delivery of every preset: verification must never panic, must
+// never accept a signature other than the real one, and the header check
+// must never refuse one that verification accepts.
 func FuzzVerify(f *testing.F) {
 	f.Add("sha256=00", []byte("{}"))
 	f.Add("t=1,v1=00", []byte(`{"id":"x"}`))
@@ -180,8 +181,14 @@ func FuzzVerify(f *testing.F) {
 				}
 				req.Header.Set(h, sig)
 			}
-			if _, err := v.Verify(req); err == nil && forged && !bytes.Equal(body, c.Body) {
+			_, err = v.Verify(req)
+			if err == nil && forged && !bytes.Equal(body, c.Body) {
 				t.Fatalf("%s accepted signature %q over body %q", c.Name, sig, body)
+			}
+			// The header check before the body is read never refuses what
+			// verification accepts.
+			if err == nil && CheckHeaders(v, req.Header) != nil {
+				t.Fatalf("%s: CheckHeaders refuses signature %q that Verify accepts", c.Name, sig)
 			}
 		}
 	})

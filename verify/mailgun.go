@@ -63,7 +63,9 @@ func (v *mailgunVerifier) Verify(req *Request) (Delivery, error) {
 	if !ok || m.Signature.Signature == "" {
 		return d, fail(ReasonMissingSignature, "no signature in the body")
 	}
-	d.ID, d.Event = m.Signature.Token, m.EventData.Event
+	// The token is signed: it is the one part of a delivery that a replay
+	// cannot change.
+	d.ID, d.IDSigned, d.Event = m.Signature.Token, true, m.EventData.Event
 	if m.Signature.Timestamp == "" || m.Signature.Token == "" {
 		return d, fail(ReasonMalformedSignature, "signature without timestamp or token")
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"net/http"
 	"strings"
 )
 
@@ -44,17 +45,27 @@ func splitJWS(token string) (signingInput, claims, sig string, ok bool) {
 	return token[:len(head)+1+len(claims)], claims, sig, true
 }
 
+// CheckHeaders refuses a request without an HS256 JWS in
+// X-Webhook-Signature, before its body is read.
+func (v *netlifyVerifier) CheckHeaders(h http.Header) error {
+	token, ok := header(h, []string{"X-Webhook-Signature"})
+	if !ok || token == "" {
+		return fail(ReasonMissingSignature, "no X-Webhook-Signature header")
+	}
+	if _, _, _, ok := splitJWS(token); !ok {
+		return fail(ReasonMalformedSignature, "not an HS256 JWS")
+	}
+	return nil
+}
+
 func (v *netlifyVerifier) Verify(req *Request) (Delivery, error) {
 	var d Delivery
 	d.Event, _ = header(req.Header, []string{"X-Netlify-Event"})
-	token, ok := header(req.Header, []string{"X-Webhook-Signature"})
-	if !ok || token == "" {
-		return d, fail(ReasonMissingSignature, "no X-Webhook-Signature header")
+	token, _ := header(req.Header, []string{"X-Webhook-Signature"})
+	if err := v.CheckHeaders(req.Header); err != nil {
+		return d, err
 	}
-	signingInput, claimsPart, sigPart, ok := splitJWS(token)
-	if !ok {
-		return d, fail(ReasonMalformedSignature, "not an HS256 JWS")
-	}
+	signingInput, claimsPart, sigPart, _ := splitJWS(token)
 	var want [maxSignatureSize]byte
 	n, ok := Base64URL.decode(want[:], sigPart)
 	if !ok || n != sha256.Size {

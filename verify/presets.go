@@ -23,6 +23,7 @@ func schemePreset(name, summary string, tolerance time.Duration, s Scheme, alias
 		Tolerance:  tolerance,
 		KeyKind:    kind,
 		DeliveryID: describeID(s.IDHeaders, s.IDField),
+		IDSigned:   (len(s.IDHeaders) == 0 && s.IDField != "") || strings.Contains(s.Signed, "{id}"),
 		build: func(cfg Config) (Verifier, error) {
 			return s.compile(cfg)
 		},
@@ -54,6 +55,13 @@ func describeID(headers []string, field string) string {
 // codePreset makes a preset out of a verifier written as code.
 func codePreset(name, summary, deliveryID string, tolerance time.Duration, build func(Config) (Verifier, error)) *Preset {
 	return &Preset{Name: name, Summary: summary, DeliveryID: deliveryID, Tolerance: tolerance, build: build}
+}
+
+// idSigned marks a code preset whose id the signature (or the secret the
+// request carries) covers.
+func idSigned(p *Preset) *Preset {
+	p.IDSigned = true
+	return p
 }
 
 // with sets the methods and handshake of a preset.
@@ -128,10 +136,10 @@ func init() {
 				Fallback:         &Scheme{SignatureHeaders: []string{"X-Hub-Signature"}, Algorithm: SHA1, Prefix: "sha1="},
 			}, "X-GitHub-Delivery", "X-GitHub-Event")),
 
-		signing(codePreset("gitlab", "secret token in X-Gitlab-Token, compared in constant time", "X-Gitlab-Event-UUID, Idempotency-Key", 0, func(cfg Config) (Verifier, error) {
+		signing(idSigned(codePreset("gitlab", "secret token in X-Gitlab-Token, compared in constant time", "X-Gitlab-Event-UUID, Idempotency-Key", 0, func(cfg Config) (Verifier, error) {
 			s := TokenScheme{Header: "X-Gitlab-Token", IDHeaders: []string{"X-Gitlab-Event-UUID", "Idempotency-Key"}, EventHeaders: []string{"X-Gitlab-Event"}}
 			return s.compile(cfg)
-		}), signToken("X-Gitlab-Token", same, "X-Gitlab-Event-UUID", "X-Gitlab-Event", "Push Hook")),
+		})), signToken("X-Gitlab-Token", same, "X-Gitlab-Event-UUID", "X-Gitlab-Event", "Push Hook")),
 
 		schemePreset("stripe", "Stripe-Signature t=,v1= HMAC-SHA256 hex over {t}.{body}", fiveMinutes,
 			ids(Scheme{SignatureHeaders: []string{"Stripe-Signature"}, Format: KeyValueList(',', "t", "v1"), Signed: "{timestamp}.{body}"},
@@ -152,6 +160,7 @@ func init() {
 			Tolerance:  fiveMinutes,
 			KeyKind:    SecretOrPublicKey,
 			DeliveryID: "webhook-id, svix-id",
+			IDSigned:   true,
 			sign:       standardScheme("v1", NoPublicKey).signer(),
 			build: func(cfg Config) (Verifier, error) {
 				var any anyOf
@@ -254,7 +263,7 @@ func init() {
 		schemePreset("sendgrid", "X-Twilio-Email-Event-Webhook-Signature: ECDSA P-256 (base64 public_key) over {timestamp}{body}", 0,
 			Scheme{SignatureHeaders: []string{"X-Twilio-Email-Event-Webhook-Signature"}, Encoding: Base64, Signed: "{timestamp}{body}",
 				TimestampHeaders: []string{"X-Twilio-Email-Event-Webhook-Timestamp"}, PublicKey: ECDSAP256}),
-		signing(codePreset("mailgun", "signature object in the body: HMAC-SHA256 hex over timestamp+token (the event data is not signed)", "body signature token", 0, newMailgun), signMailgun),
+		signing(idSigned(codePreset("mailgun", "signature object in the body: HMAC-SHA256 hex over timestamp+token (the event data is not signed)", "body signature token", 0, newMailgun)), signMailgun),
 		signing(codePreset("postmark", "HTTP basic auth user:password (no signature)", "", 0, newBasicAuth), signToken("Authorization", basicCredentials, "", "", "")),
 		signing(codePreset("pipedrive", "HTTP basic auth user:password (no signature)", "", 0, newBasicAuth), signToken("Authorization", basicCredentials, "", "", "")),
 		schemePreset("intercom", "X-Hub-Signature sha1= HMAC-SHA1 hex of the body", 0,

@@ -65,6 +65,14 @@ func TestPresetVectorsAndMutations(t *testing.T) {
 			if c.Event != "" && d.Event != c.Event {
 				t.Errorf("event = %q, want %q", d.Event, c.Event)
 			}
+			p, _ := Lookup(c.Provider)
+			if d.ID != "" && d.IDSigned != p.IDSigned {
+				t.Errorf("IDSigned = %v, but the preset says %v", d.IDSigned, p.IDSigned)
+			}
+			v, _ := p.New(Config{Secrets: c.Secrets, PublicKeys: c.PublicKeys})
+			if err := CheckHeaders(v, c.Header); err != nil {
+				t.Errorf("CheckHeaders refuses a valid delivery: %v", err)
+			}
 
 			t.Run("wrong key", func(t *testing.T) {
 				bad := c.Clone()
@@ -101,6 +109,15 @@ func TestPresetVectorsAndMutations(t *testing.T) {
 				}
 				if _, err := verifyCase(t, bad, c.Now); ReasonOf(err) != ReasonMissingSignature {
 					t.Fatalf("err = %v, want missing_signature", err)
+				}
+				// and the headers alone tell, unless the signature travels in the body
+				err := CheckHeaders(v, bad.Header)
+				if want := ReasonMissingSignature; c.Provider == "mailgun" {
+					if err != nil {
+						t.Fatalf("CheckHeaders = %v for a body-signed scheme", err)
+					}
+				} else if ReasonOf(err) != want {
+					t.Fatalf("CheckHeaders = %v, want %s", err, want)
 				}
 			})
 			if c.Timestamped {

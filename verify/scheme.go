@@ -299,100 +299,33 @@ func header(h http.Header, names []string) (string, bool) {
 	return "", false
 }
 
+// Verify checks a delivery in named steps: the ids the headers carry, the
+// signatures (header, format, encoding), the timestamp, the MAC or public
+// key, the timestamp's age, then the ids and event the body carries.
 func (v *schemeVerifier) Verify(req *Request) (Delivery, error) {
-	var d Delivery
-	d.ID, _ = header(req.Header, v.idHeaders)
-	d.Event, _ = header(req.Header, v.eventHeaders)
-
-	value, ok := header(req.Header, v.sigHeaders)
-	if !ok {
-		if v.fallback != nil {
-			return v.fallback.Verify(req)
-		}
-		return d, fail(ReasonMissingSignature, "no %s header", v.sigHeaders[0])
+	if v.useFallback(req.Header) {
+		return v.fallback.Verify(req)
 	}
-	var sigBuf [maxSignatures]string
-	ts, sigs, perr := parseSignatureHeader(v.format, v.prefix, value, sigBuf[:0])
-	if perr != nil {
-		return d, perr
+	d := v.headerFields(req.Header)
+	var sigs signatures
+	if err := v.parseSignatures(req.Header, &sigs); err != nil {
+		return d, err
 	}
-	if v.allHeaders {
-		// The first header present was parsed above; add the others'. One
-		// that is empty or malformed (Box sends an empty secondary when no
-		// second key is set) is skipped: any one valid signature is enough.
-		for _, name := range v.sigHeaders {
-			if vs := req.Header[name]; len(vs) > 0 && vs[0] != value {
-				if _, more, err := parseSignatureHeader(v.format, v.prefix, vs[0], sigs); err == nil {
-					sigs = more
-				}
-			}
-		}
-	}
-	if v.hasTimestamp && ts == "" {
-		ts, _ = header(req.Header, v.tsHeaders)
-		if ts == "" && v.tsField != "" {
-			ts, _ = jsonFields(req.Body, v.tsField, "")
-		}
-		if ts == "" {
-			return d, fail(ReasonMissingTimestamp, "no timestamp")
-		}
+	ts, err := v.timestamp(req, sigs.timestamp)
+	if err != nil {
+		return d, err
 	}
 	if v.needsID && d.ID == "" {
 		return d, fail(ReasonMalformedSignature, "no %s header", v.idHeaders[0])
 	}
-
-	var macBuf [maxSignatures][maxSignatureSize]byte
-	var candidates [maxSignatures][]byte
-	n := 0
-	for _, sig := range sigs {
-		if size, ok := v.encoding.decode(macBuf[n][:], sig); ok && (size == v.macSize || (v.macSize == 0 && size > 0)) {
-			candidates[n] = macBuf[n][:size]
-			n++
-		}
+	if err := v.decodeSignatures(&sigs); err != nil {
+		return d, err
 	}
-	if n == 0 {
-		return d, fail(ReasonMalformedSignature, "no signature decodes to a signature of the expected size")
+	signedBody, err := v.signedBody(req)
+	if err != nil {
+		return d, err
 	}
-
-	signedBody := req.Body
-	if v.formPayload && isForm(req.Header) {
-		form, err := url.ParseQuery(string(req.Body))
-		if err != nil {
-			return d, fail(ReasonBadSignature, "form body does not parse")
-		}
-		signedBody = []byte(form.Get("payload"))
-	}
-	signedURL := req.URL
-	if v.urlTransform != nil {
-		signedURL = v.urlTransform(signedURL)
-	}
-
-	matched := false
-	if v.pub != nil {
-		// copies, so the stack buffer above does not escape to the heap on
-		// the far more common HMAC path
-		sigs := make([][]byte, n)
-		for i := range sigs {
-			sigs[i] = bytes.Clone(candidates[i])
-		}
-		matched = v.verifyPublic(req, signedBody, signedURL, ts, d.ID, sigs)
-	}
-	for _, k := range v.keys {
-		st := k.pool.Get().(*macState)
-		st.h.Reset()
-		v.write(st, req, signedBody, signedURL, ts, d.ID)
-		sum := st.h.Sum(st.sum[:0])
-		for _, c := range candidates[:n] {
-			if hmac.Equal(sum, c) {
-				matched = true
-			}
-		}
-		k.pool.Put(st)
-		if matched {
-			break
-		}
-	}
-	if !matched {
+	if !v.matches(req, signedBody, ts, d.ID, &sigs) {
 		return d, fail(ReasonBadSignature, "no signature matches any configured secret")
 	}
 	if v.hasTimestamp {
@@ -402,16 +335,199 @@ func (v *schemeVerifier) Verify(req *Request) (Delivery, error) {
 			return d, terr
 		}
 	}
-	if (v.idField != "" && d.ID == "") || (v.eventField != "" && d.Event == "") {
-		id, event := jsonFields(req.Body, v.idField, v.eventField)
-		if d.ID == "" {
-			d.ID = id
-		}
-		if d.Event == "" {
-			d.Event = event
+	v.bodyFields(req.Body, &d)
+	return d, nil
+}
+
+// CheckHeaders refuses a request whose signature cannot be right from its
+// headers alone: no signature header, one that does not parse or decode,
+// no timestamp where only a header can carry it, no signed id. The handler
+// calls it before reading the body, so a flood of unsigned uploads costs no
+// memory. It never claims a signature is valid.
+func (v *schemeVerifier) CheckHeaders(h http.Header) error {
+	if v.useFallback(h) {
+		return v.fallback.CheckHeaders(h)
+	}
+	var sigs signatures
+	if err := v.parseSignatures(h, &sigs); err != nil {
+		return err
+	}
+	if v.hasTimestamp && sigs.timestamp == "" && v.tsField == "" {
+		if ts, _ := header(h, v.tsHeaders); ts == "" {
+			return fail(ReasonMissingTimestamp, "no timestamp")
 		}
 	}
-	return d, nil
+	if v.needsID {
+		if id, _ := header(h, v.idHeaders); id == "" {
+			return fail(ReasonMalformedSignature, "no %s header", v.idHeaders[0])
+		}
+	}
+	if err := v.decodeSignatures(&sigs); err != nil {
+		return err
+	}
+	return nil
+}
+
+// signatures is what a request's signature headers hold: the raw values,
+// then the decoded candidates. It lives on the caller's stack, so it holds
+// counts rather than slices of itself (which would make it escape).
+type signatures struct {
+	timestamp string
+	raw       [maxSignatures]string
+	nraw      int
+	mac       [maxSignatures][maxSignatureSize]byte
+	size      [maxSignatures]int
+	n         int
+}
+
+func (s *signatures) decoded(i int) []byte { return s.mac[i][:s.size[i]] }
+
+// useFallback is whether none of the signature headers is present and a
+// fallback scheme (GitHub's SHA-1 header) takes over.
+func (v *schemeVerifier) useFallback(h http.Header) bool {
+	if v.fallback == nil {
+		return false
+	}
+	_, ok := header(h, v.sigHeaders)
+	return !ok
+}
+
+// headerFields reads the id and event the headers carry. Such an id is
+// signed only when the signed template includes it.
+func (v *schemeVerifier) headerFields(h http.Header) Delivery {
+	var d Delivery
+	for _, name := range v.idHeaders {
+		if vs := h[name]; len(vs) > 0 {
+			d.ID, d.IDSigned = vs[0], vs[0] != "" && (v.needsID || v.signed.hasHeader(name))
+			break
+		}
+	}
+	d.Event, _ = header(h, v.eventHeaders)
+	return d
+}
+
+// parseSignatures splits the signature header (with AllSignatureHeaders,
+// every one present) into the timestamp it carries and raw signatures.
+func (v *schemeVerifier) parseSignatures(h http.Header, sigs *signatures) *Error {
+	value, ok := header(h, v.sigHeaders)
+	if !ok {
+		return fail(ReasonMissingSignature, "no %s header", v.sigHeaders[0])
+	}
+	ts, raw, err := parseSignatureHeader(v.format, v.prefix, value, sigs.raw[:0])
+	if err != nil {
+		return err
+	}
+	if v.allHeaders {
+		// The first header present was parsed above; add the others'. One
+		// that is empty or malformed (Box sends an empty secondary when no
+		// second key is set) is skipped: any one valid signature is enough.
+		for _, name := range v.sigHeaders {
+			if vs := h[name]; len(vs) > 0 && vs[0] != value {
+				if _, more, err := parseSignatureHeader(v.format, v.prefix, vs[0], raw); err == nil {
+					raw = more
+				}
+			}
+		}
+	}
+	sigs.timestamp, sigs.nraw = ts, len(raw)
+	return nil
+}
+
+// timestamp is the signed timestamp: from the signature header, a
+// timestamp header, or a body field, in that order.
+func (v *schemeVerifier) timestamp(req *Request, fromSignature string) (string, *Error) {
+	if !v.hasTimestamp || fromSignature != "" {
+		return fromSignature, nil
+	}
+	ts, _ := header(req.Header, v.tsHeaders)
+	if ts == "" && v.tsField != "" {
+		ts, _ = jsonFields(req.Body, v.tsField, "")
+	}
+	if ts == "" {
+		return "", fail(ReasonMissingTimestamp, "no timestamp")
+	}
+	return ts, nil
+}
+
+// decodeSignatures keeps the raw signatures that decode to the scheme's
+// size; at least one must.
+func (v *schemeVerifier) decodeSignatures(sigs *signatures) *Error {
+	sigs.n = 0
+	for _, sig := range sigs.raw[:sigs.nraw] {
+		if size, ok := v.encoding.decode(sigs.mac[sigs.n][:], sig); ok && (size == v.macSize || (v.macSize == 0 && size > 0)) {
+			sigs.size[sigs.n] = size
+			sigs.n++
+		}
+	}
+	if sigs.n == 0 {
+		return fail(ReasonMalformedSignature, "no signature decodes to a signature of the expected size")
+	}
+	return nil
+}
+
+// signedBody is the body bytes the scheme signs: the body, or the payload
+// field of a form body (Gitea, Forgejo).
+func (v *schemeVerifier) signedBody(req *Request) ([]byte, *Error) {
+	if !v.formPayload || !isForm(req.Header) {
+		return req.Body, nil
+	}
+	form, err := url.ParseQuery(string(req.Body))
+	if err != nil {
+		return nil, fail(ReasonBadSignature, "form body does not parse")
+	}
+	return []byte(form.Get("payload")), nil
+}
+
+// matches reports whether any decoded signature is the MAC (or a valid
+// public-key signature) of the signed bytes.
+func (v *schemeVerifier) matches(req *Request, body []byte, ts, id string, sigs *signatures) bool {
+	signedURL := req.URL
+	if v.urlTransform != nil {
+		signedURL = v.urlTransform(signedURL)
+	}
+	if v.pub != nil {
+		// copies, so the stack buffer does not escape to the heap on the
+		// far more common HMAC path
+		candidates := make([][]byte, sigs.n)
+		for i := range candidates {
+			candidates[i] = bytes.Clone(sigs.decoded(i))
+		}
+		if v.verifyPublic(req, body, signedURL, ts, id, candidates) {
+			return true
+		}
+	}
+	for _, k := range v.keys {
+		st := k.pool.Get().(*macState)
+		st.h.Reset()
+		v.write(st, req, body, signedURL, ts, id)
+		sum := st.h.Sum(st.sum[:0])
+		matched := false
+		for i := range sigs.n {
+			if hmac.Equal(sum, sigs.decoded(i)) {
+				matched = true
+			}
+		}
+		k.pool.Put(st)
+		if matched {
+			return true
+		}
+	}
+	return false
+}
+
+// bodyFields fills the id and event from the body when the headers did
+// not carry them; a body id is signed whenever the body is.
+func (v *schemeVerifier) bodyFields(body []byte, d *Delivery) {
+	if (v.idField == "" || d.ID != "") && (v.eventField == "" || d.Event != "") {
+		return
+	}
+	id, event := jsonFields(body, v.idField, v.eventField)
+	if d.ID == "" && id != "" {
+		d.ID, d.IDSigned = id, !v.formPayload && v.signed.has(segBody)
+	}
+	if d.Event == "" {
+		d.Event = event
+	}
 }
 
 func (v *schemeVerifier) write(st *macState, req *Request, body []byte, url, ts, id string) {

@@ -78,3 +78,13 @@ func (t template) has(kind segmentKind) bool {
 	}
 	return false
 }
+
+// hasHeader reports whether the template signs the header name (canonical).
+func (t template) hasHeader(name string) bool {
+	for _, s := range t {
+		if s.kind == segHeader && string(s.text) == name {
+			return true
+		}
+	}
+	return false
+}

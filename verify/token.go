@@ -40,11 +40,15 @@ func (s *TokenScheme) compile(cfg Config) (*tokenVerifier, error) {
 func (v *tokenVerifier) Verify(req *Request) (Delivery, error) {
 	var d Delivery
 	d.ID, _ = header(req.Header, v.idHeaders)
+	// Nothing is signed, but whoever can send this request holds the
+	// secret itself; an id they choose is as good as anything else they
+	// could forge.
+	d.IDSigned = true
 	d.Event, _ = header(req.Header, v.eventHeaders)
-	token, ok := header(req.Header, []string{v.header})
-	if !ok || token == "" {
-		return d, fail(ReasonMissingSignature, "no %s header", v.header)
+	if err := v.CheckHeaders(req.Header); err != nil {
+		return d, err
 	}
+	token, _ := header(req.Header, []string{v.header})
 	// Comparing digests keeps the comparison constant-time even when the
 	// lengths differ, so the token's length does not leak either.
 	got := sha256.Sum256([]byte(token))
@@ -56,6 +60,14 @@ func (v *tokenVerifier) Verify(req *Request) (Delivery, error) {
 		return d, fail(ReasonBadSignature, "token matches no configured secret")
 	}
 	return d, nil
+}
+
+// CheckHeaders refuses a request without the token, before its body is read.
+func (v *tokenVerifier) CheckHeaders(h http.Header) error {
+	if token, _ := header(h, []string{v.header}); token == "" {
+		return fail(ReasonMissingSignature, "no %s header", v.header)
+	}
+	return nil
 }
 
 // basicAuthVerifier checks HTTP basic auth (Postmark, Pipedrive): the
@@ -77,17 +89,9 @@ func newBasicAuth(cfg Config) (Verifier, error) {
 }
 
 func (v *basicAuthVerifier) Verify(req *Request) (Delivery, error) {
-	auth, ok := header(req.Header, []string{"Authorization"})
-	if !ok || auth == "" {
-		return Delivery{}, fail(ReasonMissingSignature, "no Authorization header")
-	}
-	scheme, encoded, ok := strings.Cut(auth, " ")
-	if !ok || !strings.EqualFold(scheme, "Basic") {
-		return Delivery{}, fail(ReasonMalformedSignature, "Authorization is not Basic")
-	}
-	creds, err := base64.StdEncoding.DecodeString(strings.TrimSpace(encoded))
+	creds, err := basicCredentialsOf(req.Header)
 	if err != nil {
-		return Delivery{}, fail(ReasonMalformedSignature, "Basic credentials are not base64")
+		return Delivery{}, err
 	}
 	got := sha256.Sum256(creds)
 	matched := 0
@@ -98,6 +102,29 @@ func (v *basicAuthVerifier) Verify(req *Request) (Delivery, error) {
 		return Delivery{}, fail(ReasonBadSignature, "credentials match no configured secret")
 	}
 	return Delivery{}, nil
+}
+
+// CheckHeaders refuses a request without Basic credentials, before its
+// body is read.
+func (v *basicAuthVerifier) CheckHeaders(h http.Header) error {
+	_, err := basicCredentialsOf(h)
+	return err
+}
+
+func basicCredentialsOf(h http.Header) ([]byte, error) {
+	auth, ok := header(h, []string{"Authorization"})
+	if !ok || auth == "" {
+		return nil, fail(ReasonMissingSignature, "no Authorization header")
+	}
+	scheme, encoded, ok := strings.Cut(auth, " ")
+	if !ok || !strings.EqualFold(scheme, "Basic") {
+		return nil, fail(ReasonMalformedSignature, "Authorization is not Basic")
+	}
+	creds, err := base64.StdEncoding.DecodeString(strings.TrimSpace(encoded))
+	if err != nil {
+		return nil, fail(ReasonMalformedSignature, "Basic credentials are not base64")
+	}
+	return creds, nil
 }
 
 // anyOf passes a delivery that any of its verifiers passes (Standard
@@ -118,6 +145,22 @@ func (a anyOf) Verify(req *Request) (Delivery, error) {
 		}
 	}
 	return first, firstErr
+}
+
+// CheckHeaders passes when any verifier's check passes, else reports the
+// first one's reason, as Verify does.
+func (a anyOf) CheckHeaders(h http.Header) error {
+	var first error
+	for i, v := range a {
+		err := CheckHeaders(v, h)
+		if err == nil {
+			return nil
+		}
+		if i == 0 {
+			first = err
+		}
+	}
+	return first
 }
 
 func (a anyOf) signsURL() bool {

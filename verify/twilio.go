@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -35,17 +36,13 @@ func (v *twilioVerifier) signsURL() bool { return true }
 func (v *twilioVerifier) Verify(req *Request) (Delivery, error) {
 	var d Delivery
 	d.ID, _ = header(req.Header, v.idHeaders)
-	sig, ok := header(req.Header, []string{"X-Twilio-Signature"})
-	if !ok || sig == "" {
-		return d, fail(ReasonMissingSignature, "no X-Twilio-Signature header")
-	}
 	var want [maxSignatureSize]byte
-	n, ok := Base64.decode(want[:], sig)
-	if !ok || n != sha1.Size {
-		return d, fail(ReasonMalformedSignature, "signature is not a base64 SHA-1 MAC")
-	}
-	u, err := url.Parse(req.URL)
+	n, err := twilioSignature(req.Header, &want)
 	if err != nil {
+		return d, err
+	}
+	u, uerr := url.Parse(req.URL)
+	if uerr != nil {
 		return d, fail(ReasonBadSignature, "request URL does not parse")
 	}
 
@@ -69,6 +66,27 @@ func (v *twilioVerifier) Verify(req *Request) (Delivery, error) {
 		}
 	}
 	return d, fail(ReasonBadSignature, "no signature matches any configured secret")
+}
+
+// CheckHeaders refuses a request without a well-formed X-Twilio-Signature,
+// before its body is read.
+func (v *twilioVerifier) CheckHeaders(h http.Header) error {
+	var buf [maxSignatureSize]byte
+	_, err := twilioSignature(h, &buf)
+	return err
+}
+
+// twilioSignature decodes X-Twilio-Signature into buf.
+func twilioSignature(h http.Header, buf *[maxSignatureSize]byte) (int, error) {
+	sig, ok := header(h, []string{"X-Twilio-Signature"})
+	if !ok || sig == "" {
+		return 0, fail(ReasonMissingSignature, "no X-Twilio-Signature header")
+	}
+	n, ok := Base64.decode(buf[:], sig)
+	if !ok || n != sha1.Size {
+		return 0, fail(ReasonMalformedSignature, "signature is not a base64 SHA-1 MAC")
+	}
+	return n, nil
 }
 
 // sortedParams is name+value for every parameter, names sorted, each

@@ -39,6 +39,13 @@ type Delivery struct {
 	// verification fails (for logs); ids read from the body are only filled
 	// after the signature checked out.
 	ID string
+	// IDSigned is whether the signature covers ID (it came from the signed
+	// body, or from a header the scheme signs), or the request carried the
+	// secret itself (token and basic-auth schemes), so that a sender
+	// without the secret cannot change it. An unsigned id can be replaced
+	// at will by whoever replays a captured delivery, so dedupe must not
+	// key on it alone.
+	IDSigned bool
 	// Event is the event type (e.g. "push", "charge.succeeded"), or "".
 	Event string
 	// Timestamp is the signed timestamp, or the zero time.
@@ -130,6 +137,11 @@ type Preset struct {
 	// DeliveryID says where the id that survives the provider's retries
 	// comes from ("" when there is none, and dedupe uses a body digest).
 	DeliveryID string
+	// IDSigned is whether the delivery id is covered by the signature (or
+	// by the secret the request carries). When it is not, dedupe keys on a
+	// digest of the signed bytes instead: a captured delivery replayed with
+	// a fresh id must still count as a duplicate.
+	IDSigned bool
 	// KeyKind says what the preset is configured with.
 	KeyKind KeyKind
 	// Methods are the HTTP methods the provider delivers with.
@@ -228,6 +240,18 @@ func Presets() []*Preset {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// CheckHeaders refuses a request whose signature cannot be right from its
+// headers alone (missing, or not in the scheme's format), so the caller can
+// answer before reading the body. Schemes whose signature travels in the
+// body (Mailgun) pass everything here. A nil error says nothing about
+// whether the signature is valid: Verify decides that.
+func CheckHeaders(v Verifier, h http.Header) error {
+	if c, ok := v.(interface{ CheckHeaders(http.Header) error }); ok {
+		return c.CheckHeaders(h)
+	}
+	return nil
 }
 
 // SignsURL reports whether v reads Request.URL, so callers can skip
