@@ -55,9 +55,18 @@ func TestRedeliveryReachesAppOnce(t *testing.T) {
 	if status != http.StatusAccepted || header.Get("Webhook-Duplicate") != "true" {
 		t.Fatalf("redelivery: %d, Webhook-Duplicate %q; want the original 202 and true", status, header.Get("Webhook-Duplicate"))
 	}
-	// A new delivery id with the same body is a new delivery.
-	if status, header, _ := post(t, "/github", githubDelivery("redelivered-2"), []byte(ghBody)); status != http.StatusAccepted || header.Get("Webhook-Duplicate") != "" {
-		t.Fatalf("new delivery id: %d %q", status, header.Get("Webhook-Duplicate"))
+	// GitHub signs the body only: a captured delivery replayed with fresh
+	// X-GitHub-Delivery ids is still the same delivery, and a duplicate.
+	for _, id := range []string{"replayed-1", "replayed-2", "replayed-3"} {
+		if status, header, _ := post(t, "/github", githubDelivery(id), []byte(ghBody)); status != http.StatusAccepted || header.Get("Webhook-Duplicate") != "true" {
+			t.Fatalf("replay with new id %s: %d %q, want a duplicate", id, status, header.Get("Webhook-Duplicate"))
+		}
+	}
+	// A new delivery (a new signed body) goes through.
+	other := `{"ref":"refs/heads/other"}`
+	otherHeader := h("X-Hub-Signature-256", "sha256="+hmacHex([]byte(ghSecret), []byte(other)), "X-GitHub-Delivery", "redelivered-2")
+	if status, header, _ := post(t, "/github", otherHeader, []byte(other)); status != http.StatusAccepted || header.Get("Webhook-Duplicate") != "" {
+		t.Fatalf("new delivery: %d %q", status, header.Get("Webhook-Duplicate"))
 	}
 	if n := up.count(); n != 2 {
 		t.Fatalf("app saw %d deliveries, want 2", n)
@@ -73,7 +82,13 @@ func TestRedeliveryReachesAppOnce(t *testing.T) {
 		t.Fatalf("forged copy of a remembered id: %d", status)
 	}
 	// The forged request claimed nothing: the genuine one goes through.
-	if status, header, _ := post(t, "/github", githubDelivery("forged-first"), []byte(ghBody)); status != 202 || header.Get("Webhook-Duplicate") != "" {
+	fresh := `{"ref":"refs/heads/fresh"}`
+	freshHeader := h("X-Hub-Signature-256", "sha256="+hmacHex([]byte(ghSecret), []byte(fresh)), "X-GitHub-Delivery", "forged-first")
+	forged = h("X-Hub-Signature-256", "sha256="+hmacHex([]byte("guess"), []byte(fresh)), "X-GitHub-Delivery", "forged-first")
+	if status, _, _ := post(t, "/github", forged, []byte(fresh)); status != 401 {
+		t.Fatalf("forged delivery: %d", status)
+	}
+	if status, header, _ := post(t, "/github", freshHeader, []byte(fresh)); status != 202 || header.Get("Webhook-Duplicate") != "" {
 		t.Fatalf("genuine delivery after a forged one with its id: %d %q", status, header.Get("Webhook-Duplicate"))
 	}
 
@@ -163,7 +178,8 @@ func TestAppFailureReleasesKey(t *testing.T) {
 
 	// An app that cannot be reached at all releases the key too.
 	up.Close()
-	if status, _, _ := post(t, "/github", githubDelivery("unreachable-1"), []byte(ghBody)); status != 502 {
+	unreachable := `{"ref":"refs/heads/unreachable"}`
+	if status, _, _ := post(t, "/github", h("X-Hub-Signature-256", "sha256="+hmacHex([]byte(ghSecret), []byte(unreachable)), "X-GitHub-Delivery", "unreachable-1"), []byte(unreachable)); status != 502 {
 		t.Fatalf("unreachable app: %d", status)
 	}
 	if n := up.count(); n != 2 {

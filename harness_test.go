@@ -20,8 +20,59 @@ import (
 )
 
 // The integration tests share one in-process Caddy (caddytest's), so they
-// never run in parallel. Caddy serves plain HTTP on this address.
-const caddyAddr = "127.0.0.1:9080"
+// never run in parallel. Its ports are picked free once per test process, so
+// test runs in several checkouts on one machine do not meet; configs are
+// written with the conventional 2999 (admin), 9080 and 9443 and rewritten
+// by withTestPorts. Caddy serves plain HTTP on caddyAddr.
+var (
+	adminPort = freePort()
+	httpPort  = freePort()
+	httpsPort = freePort()
+	caddyAddr = fmt.Sprintf("127.0.0.1:%d", httpPort)
+	adminURL  = fmt.Sprintf("http://localhost:%d", adminPort)
+)
+
+// freePort asks the kernel for a port nobody listens on.
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// withTestPorts rewrites a test config's conventional ports to this
+// process's.
+func withTestPorts(config string) string {
+	return strings.NewReplacer(
+		"localhost:2999", fmt.Sprintf("localhost:%d", adminPort),
+		":9080", fmt.Sprintf(":%d", httpPort),
+		"http_port 9080", fmt.Sprintf("http_port %d", httpPort),
+		"https_port 9443", fmt.Sprintf("https_port %d", httpsPort),
+	).Replace(config)
+}
+
+// newTester is caddytest's tester, on this process's admin port.
+func newTester(t *testing.T) *caddytest.Tester {
+	return caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
+}
+
+// assertLoadError loads a Caddyfile that must fail, with an error
+// containing want.
+func assertLoadError(t *testing.T, config, want string) {
+	t.Helper()
+	newTester(t) // makes sure the shared Caddy runs
+	resp, err := http.Post(adminURL+"/load", "text/caddyfile", strings.NewReader(withTestPorts(config)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusOK || !strings.Contains(string(body), want) {
+		t.Errorf("loading the config: status %d, %s; want an error containing %q", resp.StatusCode, body, want)
+	}
+}
 
 func caddyfileAdapter() caddyconfig.Adapter { return caddyconfig.GetAdapter("caddyfile") }
 
@@ -85,8 +136,8 @@ func startCaddy(t *testing.T, up *upstream, sites string) (*caddytest.Tester, st
 	if up != nil {
 		sites = strings.ReplaceAll(sites, "{upstream}", up.hostport())
 	}
-	tester := caddytest.NewTester(t)
-	tester.InitServer(fmt.Sprintf(`{
+	tester := newTester(t)
+	tester.InitServer(withTestPorts(fmt.Sprintf(`{
 		admin localhost:2999
 		http_port 9080
 		https_port 9443
@@ -98,7 +149,7 @@ func startCaddy(t *testing.T, up *upstream, sites string) (*caddytest.Tester, st
 			level INFO
 		}
 	}
-	%s`, logFile, sites), "caddyfile")
+	%s`, logFile, sites)), "caddyfile")
 	if t.Failed() {
 		t.FailNow()
 	}

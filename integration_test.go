@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	stripewebhook "github.com/stripe/stripe-go/v82/webhook"
 )
@@ -347,7 +346,7 @@ func TestMissingSecretFailsLoad(t *testing.T) {
 		{"{file./nonexistent/secret}", "secret #2 {file./nonexistent/secret} is empty"},
 	}
 	for _, c := range cases {
-		caddytest.AssertLoadError(t, `{
+		assertLoadError(t, `{
 			admin localhost:2999
 			http_port 9080
 		}
@@ -356,6 +355,6 @@ func TestMissingSecretFailsLoad(t *testing.T) {
 				secret {env.WV_PRESENT} `+c.secret+`
 			}
 			respond "should not load"
-		}`, "caddyfile", c.want)
+		}`, c.want)
 	}
 }

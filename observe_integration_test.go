@@ -16,7 +16,7 @@ import (
 // returns the value of every series of name whose labels include want.
 func scrape(t *testing.T, name string, want map[string]string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://localhost:2999/metrics")
+	resp, err := http.Get(adminURL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,8 @@ func TestMetricsThroughCaddy(t *testing.T) {
 
 	// The app going away is counted as upstream_failed.
 	up.Close()
-	post(t, "/github", githubDelivery("m-4"), []byte(ghBody))
+	m4 := `{"ref":"refs/heads/m-4"}`
+	post(t, "/github", h("X-Hub-Signature-256", "sha256="+hmacHex([]byte(ghSecret), []byte(m4)), "X-GitHub-Delivery", "m-4"), []byte(m4))
 	if got := scrape(t, "caddy_webhook_deliveries_total", labels("upstream_failed")); got != 1 {
 		t.Errorf("upstream_failed = %v, want 1", got)
 	}
@@ -122,7 +123,7 @@ func TestMetricsThroughCaddy(t *testing.T) {
 	}
 
 	// No label carries a delivery id or an address.
-	resp, err := http.Get("http://localhost:2999/metrics")
+	resp, err := http.Get(adminURL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
