@@ -55,7 +55,7 @@ func BenchmarkForward(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				clear(w.header)
-				body, err := readBody(w, r, 1<<20, 0)
+				body, err := readBody(w, r, bodyLimits{max: 1 << 20})
 				if err != nil {
 					b.Fatal(err)
 				}

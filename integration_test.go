@@ -265,7 +265,9 @@ func TestBadRequestsThroughCaddy(t *testing.T) {
 	})
 	t.Run("chunked too large", func(t *testing.T) {
 		chunk := strings.Repeat("y", 4000)
-		line := rawRequest(t, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nX-Hub-Signature-256: sha256=00\r\n\r\n"+
+		// a well-formed (wrong) signature: a missing or malformed one is
+		// refused before the body is read
+		line := rawRequest(t, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nX-Hub-Signature-256: sha256="+strings.Repeat("0", 64)+"\r\n\r\n"+
 			"fa0\r\n"+chunk+"\r\n", 0, "0\r\n\r\n")
 		if !strings.Contains(line, " 413 ") {
 			t.Fatalf("got %q, want 413", line)
@@ -279,7 +281,7 @@ func TestBadRequestsThroughCaddy(t *testing.T) {
 		}
 	})
 	t.Run("slow body", func(t *testing.T) {
-		line := rawRequest(t, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n0123456789", 2*time.Second, "0123456789")
+		line := rawRequest(t, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\nX-Hub-Signature-256: sha256="+strings.Repeat("0", 64)+"\r\n\r\n0123456789", 2*time.Second, "0123456789")
 		if !strings.Contains(line, " 408 ") {
 			t.Fatalf("got %q, want 408", line)
 		}

@@ -32,6 +32,7 @@ const (
 	resultMissingSignature = "missing_signature"
 	resultTooLarge         = "too_large"
 	resultBodyTimeout      = "body_timeout"
+	resultBusy             = "busy"
 	resultMethod           = "method_not_allowed"
 	resultHandshake        = "handshake"
 	resultDuplicate        = "duplicate"
@@ -47,7 +48,7 @@ func initMetrics(registry *prometheus.Registry) error {
 	m.once.Do(func() {
 		m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub, Name: "deliveries_total",
-			Help: "Webhook requests by result: each counts once for verification (verified, bad_signature, stale, missing_signature, too_large, body_timeout, method_not_allowed, handshake) and, once verified, once for its delivery (duplicate, in_flight, rate_limited, forwarded, upstream_failed).",
+			Help: "Webhook requests by result: each counts once for verification (verified, bad_signature, stale, missing_signature, too_large, body_timeout, busy, method_not_allowed, handshake) and, once verified, once for its delivery (duplicate, in_flight, rate_limited, forwarded, upstream_failed).",
 		}, []string{"route", "provider", "result"})
 		m.attempts = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub, Name: "upstream_attempts_total",
@@ -92,7 +93,7 @@ func newRouteMetrics(route, provider string) *routeMetrics {
 		deliverTime:    m.deliverTime.WithLabelValues(route, provider),
 	}
 	for _, r := range []string{resultVerified, resultBadSignature, resultStale, resultMissingSignature, resultTooLarge,
-		resultBodyTimeout, resultMethod, resultHandshake, resultDuplicate, resultInFlight, resultRateLimited,
+		resultBodyTimeout, resultBusy, resultMethod, resultHandshake, resultDuplicate, resultInFlight, resultRateLimited,
 		resultForwarded, resultUpstreamFailed} {
 		rm.results[r] = m.deliveries.WithLabelValues(route, provider, r)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -156,6 +157,8 @@ type Handler struct {
 	Shadow bool `json:"shadow,omitempty"`
 
 	preset     *verify.Preset
+	app        *App
+	bodyLimits bodyLimits
 	verifier   verify.Verifier
 	signsURL   bool
 	dedupe     dedupe.Store
@@ -232,6 +235,17 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionMetrics(ctx); err != nil {
 		return err
 	}
+	if h.app == nil { // set beforehand only by unit tests, whose context has no config
+		if h.app, err = webhookApp(ctx); err != nil {
+			return err
+		}
+	}
+	app := h.app
+	if h.MaxBody > app.budget.MaxLarge() {
+		return fmt.Errorf("route %s: max_body %s does not fit the webhook body_budget %s (a body may take three quarters of it)",
+			h.Name, humanize.IBytes(uint64(h.MaxBody)), humanize.IBytes(uint64(app.BodyBudget)))
+	}
+	h.bodyLimits = bodyLimits{max: h.MaxBody, timeout: time.Duration(h.BodyTimeout), budget: app.budget, wait: time.Duration(app.BodyWait)}
 	h.forwarder = directForwarder{metrics: h.metrics}
 	if h.Retry != nil {
 		if err := h.provisionRetry(); err != nil {
@@ -356,15 +370,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return caddyhttp.Error(http.StatusMethodNotAllowed, errMethod)
 	}
 
-	body, err := readBody(w, r, h.MaxBody, time.Duration(h.BodyTimeout))
+	// A request whose signature cannot be right from its headers alone is
+	// refused before its body is read: unsigned floods cost no memory.
+	// Presets with unsigned handshakes read a little of it to look for one.
+	limits := h.bodyLimits
+	headerErr := verify.CheckHeaders(h.verifier, r.Header)
+	switch {
+	case headerErr != nil && h.preset.Handshake == nil:
+		return h.refuseUnread(w, r, repl, next, headerErr)
+	case headerErr != nil && !h.Shadow:
+		limits.max = min(limits.max, maxHandshakeBody)
+	}
+	body, err := readBody(w, r, limits)
 	if err != nil {
-		var he caddyhttp.HandlerError
-		if errors.As(err, &he) && he.StatusCode == http.StatusRequestEntityTooLarge {
-			h.metrics.count(resultTooLarge)
-		} else if he.StatusCode == http.StatusRequestTimeout {
-			h.metrics.count(resultBodyTimeout)
-		}
-		return err
+		return h.bodyFailed(w, r, err, headerErr)
 	}
 	defer body.release()
 
@@ -402,6 +421,51 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	h.metrics.count(resultVerified)
 	repl.Set("http.webhook.verified", true)
 	return h.deliver(w, r, repl, delivery, body, next)
+}
+
+// maxHandshakeBody bounds what is read of a request without a signature,
+// to look for a provider's unsigned handshake (WooCommerce's ping).
+const maxHandshakeBody = 4 << 10
+
+// refuseUnread answers a request whose headers already show it cannot be
+// verified, without reading its body. In shadow mode it goes to the app
+// as it came, unbuffered.
+func (h *Handler) refuseUnread(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, next caddyhttp.Handler, err error) error {
+	var d verify.Delivery
+	h.reject(r, repl, d, err)
+	if !h.Shadow {
+		return caddyhttp.Error(http.StatusUnauthorized, errNotVerified)
+	}
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
+	err = next.ServeHTTP(rec, r)
+	h.metrics.attempt(rec.status)
+	h.logDelivery(r, d, rec.status, err, start)
+	return err
+}
+
+// bodyFailed counts and logs a body that could not be read. A request
+// whose headers had already failed the check is refused as unverified,
+// whatever happened to the bounded read for a handshake.
+func (h *Handler) bodyFailed(w http.ResponseWriter, r *http.Request, err, headerErr error) error {
+	var he caddyhttp.HandlerError
+	errors.As(err, &he)
+	switch {
+	case headerErr != nil && he.StatusCode != http.StatusServiceUnavailable:
+		repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+		h.reject(r, repl, verify.Delivery{}, headerErr)
+		return caddyhttp.Error(http.StatusUnauthorized, errNotVerified)
+	case he.StatusCode == http.StatusRequestEntityTooLarge:
+		h.metrics.count(resultTooLarge)
+	case he.StatusCode == http.StatusRequestTimeout:
+		h.metrics.count(resultBodyTimeout)
+	case he.StatusCode == http.StatusServiceUnavailable:
+		h.metrics.count(resultBusy)
+		h.logDecisionAt(zapcore.WarnLevel, r, "body budget full, delivery turned away", resultBusy, verify.Delivery{},
+			zap.Int64("body_budget", h.bodyLimits.budget.Total()))
+		w.Header().Set("Retry-After", strconv.Itoa(budgetRetryAfter))
+	}
+	return err
 }
 
 // deliver runs the stages after verification: dedupe claim, rate limit,

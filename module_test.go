@@ -11,16 +11,25 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
+
+	"github.com/webhookverify/caddy-webhook-verify/budget"
 )
 
 func provisioned(t testing.TB, h *Handler) *Handler {
 	t.Helper()
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(cancel)
+	// A context made here has no config to load the webhook app from.
+	h.app = new(App)
+	if err := h.app.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.app.Cleanup() })
 	if err := h.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -134,20 +143,28 @@ func BenchmarkHandler(b *testing.B) {
 func TestAnnouncedBodyIsNotPreallocated(t *testing.T) {
 	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("{}"))
 	r.ContentLength = 9 << 20 // claims 9 MiB; this reader ends after 2 bytes
-	b, err := readBody(httptest.NewRecorder(), r, 10<<20, 0)
+	limits := bodyLimits{max: 10 << 20, budget: budget.New(64 << 20), wait: time.Second}
+	b, err := readBody(httptest.NewRecorder(), r, limits)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := b.buf.Cap(); c > 1<<20 {
-		t.Fatalf("took %d bytes for a 2-byte body that claimed 9 MiB", c)
+	if c, held := cap(b.data), limits.budget.InUse(); c > chunkSize || held > chunkSize {
+		t.Fatalf("took %d bytes (%d of the budget) for a 2-byte body that claimed 9 MiB", c, held)
 	}
 	b.release()
 
 	// A body that does come in full is read in full.
 	r = httptest.NewRequest(http.MethodPost, "/", strings.NewReader(strings.Repeat("x", 9<<20)))
-	b, err = readBody(httptest.NewRecorder(), r, 10<<20, 0)
+	b, err = readBody(httptest.NewRecorder(), r, limits)
 	if err != nil || len(b.bytes()) != 9<<20 {
 		t.Fatalf("read %d bytes, %v", len(b.bytes()), err)
 	}
+	// held exactly: the body's bytes, no doubling, no rounding
+	if c, held := cap(b.data), limits.budget.InUse(); c != 9<<20 || held != 9<<20 {
+		t.Fatalf("a 9 MiB body holds a %d-byte block and %d bytes of the budget", c, held)
+	}
 	b.release()
+	if held := limits.budget.InUse(); held != 0 {
+		t.Fatalf("%d bytes of the budget still held after release", held)
+	}
 }

@@ -101,8 +101,8 @@ func TestMetricsThroughCaddy(t *testing.T) {
 	if got := scrape(t, "caddy_webhook_upstream_attempts_total", map[string]string{"route": route, "outcome": "2xx"}); got != 1 {
 		t.Errorf("upstream_attempts_total{outcome=2xx} = %v, want 1", got)
 	}
-	if got := scrape(t, "caddy_webhook_verify_duration_seconds", map[string]string{"route": route}); got != 4 {
-		t.Errorf("verify_duration_seconds count = %v, want 4 (one per verified or rejected signature)", got)
+	if got := scrape(t, "caddy_webhook_verify_duration_seconds", map[string]string{"route": route}); got != 3 {
+		t.Errorf("verify_duration_seconds count = %v, want 3 (one per signature checked; the unsigned request is refused from its headers)", got)
 	}
 	if got := scrape(t, "caddy_webhook_delivery_duration_seconds", map[string]string{"route": route}); got != 1 {
 		t.Errorf("delivery_duration_seconds count = %v, want 1", got)

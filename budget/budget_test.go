@@ -1,0 +1,111 @@
+package budget
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestAcquireRelease(t *testing.T) {
+	b := New(1 << 20)
+	ctx := context.Background()
+	if err := b.Acquire(ctx, 64<<10, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Acquire(ctx, 512<<10, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.InUse(); got != 576<<10 {
+		t.Fatalf("in use %d", got)
+	}
+	b.Release(512<<10, true)
+	b.Release(64<<10, false)
+	if got := b.InUse(); got != 0 {
+		t.Fatalf("in use %d after release", got)
+	}
+	if err := b.Acquire(ctx, 2<<20, false); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("more than the budget: %v", err)
+	}
+	if err := b.Acquire(ctx, 900<<10, true); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("more than the large share: %v", err)
+	}
+}
+
+// Large holders cannot take the quarter kept for small ones.
+func TestSmallShareStaysFree(t *testing.T) {
+	b := New(1 << 20)
+	ctx := context.Background()
+	if err := b.Acquire(ctx, 768<<10, true); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := b.Acquire(short, 1, true); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("large bytes past three quarters: %v", err)
+	}
+	if b.InUse() != 768<<10 {
+		t.Fatalf("a failed acquire holds bytes: %d", b.InUse())
+	}
+	for range 4 {
+		if err := b.Acquire(ctx, 64<<10, false); err != nil {
+			t.Fatalf("small bytes with large ones full: %v", err)
+		}
+	}
+	if err := b.Acquire(short, 1, false); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("past the whole budget: %v", err)
+	}
+}
+
+// A waiter gets its bytes as soon as they are released.
+func TestWaiterWakes(t *testing.T) {
+	b := New(100)
+	ctx := context.Background()
+	if err := b.Acquire(ctx, 100, false); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { done <- b.Acquire(ctx, 50, false) }()
+	b.Release(60, false)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if b.InUse() != 90 {
+		t.Fatalf("in use %d", b.InUse())
+	}
+}
+
+// Many holders at once never hold more than the budget.
+func TestConcurrentHoldersStayWithin(t *testing.T) {
+	b := New(1 << 20)
+	var peak int64
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx := context.Background()
+			small := int64(SmallShare)
+			if err := b.Acquire(ctx, small, false); err != nil {
+				t.Error(err)
+				return
+			}
+			large := int64(i%7) * 32 << 10
+			if err := b.Acquire(ctx, large, true); err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			peak = max(peak, b.InUse())
+			mu.Unlock()
+			b.Release(large, true)
+			b.Release(small, false)
+		}()
+	}
+	wg.Wait()
+	if peak > b.Total() || b.InUse() != 0 {
+		t.Fatalf("peak %d of %d, %d left", peak, b.Total(), b.InUse())
+	}
+}
