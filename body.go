@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math/bits"
 	"net/http"
 	"os"
 	"sync"
@@ -16,16 +17,43 @@ import (
 	"github.com/webhookverify/caddy-webhook-verify/budget"
 )
 
-// chunkSize is the unit in which a body takes memory as its bytes arrive.
-// A body that fits one chunk (nearly every webhook) is used in place; a
-// larger one is gathered in chunks, then copied once into a block of
-// exactly its size. No buffer ever grows by doubling, so none is larger
-// than the body it holds, and growing leaves no garbage behind.
-const chunkSize = budget.SmallShare
+// chunkSize is the unit in which a body of unknown size (sent chunked)
+// takes memory as its bytes arrive: it is gathered in chunks, then copied
+// once into a block of exactly its size. A body that announces its size
+// reserves that much of the budget first and is read straight into a block
+// of exactly that size; one that fits a chunk (nearly every webhook) is
+// read into a pooled block of at most the next power of two. No buffer
+// ever grows by doubling, so none is larger than its body can be.
+const chunkSize = budget.SmallHolder
 
-type chunk = [chunkSize]byte
+// smallestBlock is the smallest pooled block, for tiny bodies.
+const smallestBlock = 1 << 10
 
-var chunkPool = sync.Pool{New: func() any { return new(chunk) }}
+// blockPools hold reusable blocks of 1 KiB, 2 KiB, ... up to chunkSize
+// (64 KiB: seven classes).
+var blockPools [7]sync.Pool
+
+// blockClass is the index of the smallest pooled block that holds n bytes.
+func blockClass(n int64) int {
+	if n <= smallestBlock {
+		return 0
+	}
+	return bits.Len64(uint64(n-1)) - bits.Len64(smallestBlock-1)
+}
+
+// getBlock takes a block of a class from its pool. Blocks travel as
+// pointers so putting one back allocates nothing.
+func getBlock(class int) *[]byte {
+	if b, ok := blockPools[class].Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, smallestBlock<<class)
+	return &b
+}
+
+func putBlock(b *[]byte) {
+	blockPools[blockClass(int64(len(*b)))].Put(b)
+}
 
 // bodyLimits bound what reading one body may take.
 type bodyLimits struct {
@@ -36,16 +64,16 @@ type bodyLimits struct {
 }
 
 // bufferedBody is a request body read once. Every attempt to deliver it
-// gets its own reader; the memory goes back (to the chunk pool and to the
+// gets its own reader; the memory goes back (to the block pools and to the
 // process-wide budget) only when the handler and every reader handed out
 // are done with it, because a transport may still be writing a request
 // body after RoundTrip returned.
 type bufferedBody struct {
 	data   []byte
-	chunk  *chunk // data's storage, when it fits one chunk
+	block  *[]byte // data's pooled storage, when it fits one block
 	budget *budget.Budget
-	small  int64 // budget held within budget.SmallShare
-	large  int64 // budget held beyond it
+	small  bool  // a small holder of the budget (see budget.SmallHolder)
+	held   int64 // bytes of the budget held
 	refs   atomic.Int32
 }
 
@@ -55,9 +83,7 @@ var errBudget = errors.New("webhook gateway busy: too many bodies being received
 
 // readBody reads r's body, refusing more than lim.max bytes (413), bodies
 // that take longer than lim.timeout to arrive (408), and, when the
-// process-wide budget has no room within lim.wait, answering 503. Memory is
-// taken from the budget a chunk at a time as bytes arrive, never on the
-// word of a Content-Length.
+// process-wide budget has no room within lim.wait, answering 503.
 func readBody(w http.ResponseWriter, r *http.Request, lim bodyLimits) (*bufferedBody, error) {
 	if r.ContentLength > lim.max {
 		return nil, caddyhttp.Error(http.StatusRequestEntityTooLarge, errTooLarge)
@@ -78,36 +104,117 @@ func readBody(w http.ResponseWriter, r *http.Request, lim bodyLimits) (*buffered
 	// MaxBytesReader also tells the server to close the connection after
 	// answering, instead of draining the rest of an oversized body.
 	src := http.MaxBytesReader(w, r.Body, lim.max)
-	var chunks []*chunk
+	var err error
+	switch size := r.ContentLength; {
+	case size >= 0 && size <= chunkSize:
+		err = b.readSmall(r.Context(), src, size, lim.wait)
+	case size > chunkSize:
+		err = b.readAnnounced(r.Context(), src, size, lim.wait)
+	default:
+		err = b.readChunked(r.Context(), src, lim.wait)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// readSmall reads a body whose Content-Length says it fits a chunk into a
+// pooled block; the server holds the sender to that length. It is a small
+// holder of the budget, which keeps a quarter for such bodies.
+func (b *bufferedBody) readSmall(ctx context.Context, src io.Reader, size int64, wait time.Duration) error {
+	b.small = true
+	class := blockClass(size)
+	if err := b.take(ctx, smallestBlock<<class, wait); err != nil {
+		return err
+	}
+	block := getBlock(class)
+	n, err := readExactly(src, (*block)[:size])
+	if err != nil {
+		putBlock(block)
+		b.giveBack(b.held)
+		return err
+	}
+	b.block, b.data = block, (*block)[:n]
+	return nil
+}
+
+// readExactly fills buf, the whole announced body, and checks that
+// nothing follows.
+func readExactly(src io.Reader, buf []byte) (int, error) {
+	n, err := io.ReadFull(src, buf)
+	if err == nil {
+		var probe [1]byte
+		if _, err = io.ReadFull(src, probe[:]); err == io.EOF {
+			return n, nil
+		} else if err == nil {
+			return n, caddyhttp.Error(http.StatusBadRequest, errBodyRead) // longer than announced
+		}
+	}
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return n, caddyhttp.Error(http.StatusBadRequest, errBodyRead) // shorter than announced
+	}
+	return n, bodyError(err)
+}
+
+// readAnnounced reads a body of a known size (over a chunk) into a block of
+// exactly that size, having reserved as much of the budget: a body either
+// fits or waits whole, so bodies that each hold part of the budget cannot
+// stall one another.
+func (b *bufferedBody) readAnnounced(ctx context.Context, src io.Reader, size int64, wait time.Duration) error {
+	if err := b.take(ctx, size, wait); err != nil {
+		return err
+	}
+	b.data = make([]byte, size)
+	if _, err := readExactly(src, b.data); err != nil {
+		b.data = nil
+		b.giveBack(b.held)
+		return err
+	}
+	return nil
+}
+
+// readChunked reads a body of unknown size a chunk at a time, as its bytes
+// arrive, then copies it into a block of exactly its size. The copy counts
+// against the budget too, for the moment both exist; the chunks are left
+// to the collector rather than pooled, so a flood of large bodies leaves
+// no pool of them behind.
+func (b *bufferedBody) readChunked(ctx context.Context, src io.Reader, wait time.Duration) error {
+	class := blockClass(chunkSize)
+	var chunks []*[]byte
 	n := 0
 	for {
-		if err := b.take(r.Context(), chunkSize, lim.wait); err != nil {
+		if err := b.take(ctx, chunkSize, wait); err != nil {
 			b.drop(chunks)
-			return nil, err
+			return err
 		}
-		c := chunkPool.Get().(*chunk)
+		c := getBlock(class)
 		chunks = append(chunks, c)
-		m, err := io.ReadFull(src, c[:])
+		m, err := io.ReadFull(src, *c)
 		n += m
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			break
 		}
 		if err != nil {
 			b.drop(chunks)
-			return nil, bodyError(err)
+			return bodyError(err)
 		}
 	}
 	if len(chunks) == 1 {
-		b.chunk, b.data = chunks[0], chunks[0][:n]
-		return b, nil
+		b.block, b.data = chunks[0], (*chunks[0])[:n]
+		return nil
+	}
+	gathered := b.held
+	if err := b.take(ctx, int64(n), wait); err != nil {
+		b.giveBack(b.held)
+		return err
 	}
 	b.data = make([]byte, 0, n)
 	for _, c := range chunks {
-		b.data = append(b.data, c[:min(chunkSize, n-len(b.data))]...)
-		chunkPool.Put(c)
+		b.data = append(b.data, (*c)[:min(len(*c), n-len(b.data))]...)
 	}
-	b.giveBack(int64(len(chunks)*chunkSize - n))
-	return b, nil
+	b.giveBack(gathered)
+	return nil
 }
 
 // bodyError maps a failed read to the answer the sender gets.
@@ -122,48 +229,38 @@ func bodyError(err error) error {
 	return caddyhttp.Error(http.StatusBadRequest, errBodyRead)
 }
 
-// take holds n more bytes of the budget, waiting up to wait for room. The
-// first chunk of a body counts as small, the rest as large.
+// take holds n more bytes of the budget, waiting up to wait for room.
 func (b *bufferedBody) take(ctx context.Context, n int64, wait time.Duration) error {
 	if b.budget == nil {
 		return nil
 	}
-	large := b.small >= budget.SmallShare
-	if !b.budget.TryAcquire(n, large) {
+	if !b.budget.TryAcquire(n, b.small) {
 		ctx, cancel := context.WithTimeout(ctx, wait)
-		err := b.budget.Acquire(ctx, n, large)
+		err := b.budget.Acquire(ctx, n, b.small)
 		cancel()
 		if err != nil {
 			return caddyhttp.Error(http.StatusServiceUnavailable, errBudget)
 		}
 	}
-	if large {
-		b.large += n
-	} else {
-		b.small += n
-	}
+	b.held += n
 	return nil
 }
 
-// giveBack returns n held bytes to the budget, large ones first.
+// giveBack returns n held bytes to the budget.
 func (b *bufferedBody) giveBack(n int64) {
-	if b.budget == nil {
-		return
+	if b.budget != nil {
+		b.budget.Release(n, b.small)
+		b.held -= n
 	}
-	fromLarge := min(n, b.large)
-	b.budget.Release(fromLarge, true)
-	b.budget.Release(n-fromLarge, false)
-	b.large -= fromLarge
-	b.small -= n - fromLarge
 }
 
-// drop ends a read that failed: its chunks go back to the pool and its
-// budget back to the process.
-func (b *bufferedBody) drop(chunks []*chunk) {
-	for _, c := range chunks {
-		chunkPool.Put(c)
+// drop ends a read that failed: its budget goes back to the process, and
+// its block back to the pool when it was a single one.
+func (b *bufferedBody) drop(blocks []*[]byte) {
+	if len(blocks) == 1 {
+		putBlock(blocks[0])
 	}
-	b.giveBack(b.small + b.large)
+	b.giveBack(b.held)
 }
 
 func (b *bufferedBody) bytes() []byte { return b.data }
@@ -171,12 +268,12 @@ func (b *bufferedBody) bytes() []byte { return b.data }
 // release drops one reference; the last one gives the memory back.
 func (b *bufferedBody) release() {
 	if b.refs.Add(-1) == 0 {
-		if b.chunk != nil {
-			chunkPool.Put(b.chunk)
-			b.chunk = nil
+		if b.block != nil {
+			putBlock(b.block)
+			b.block = nil
 		}
 		b.data = nil
-		b.giveBack(b.small + b.large)
+		b.giveBack(b.held)
 	}
 }
 

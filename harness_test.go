@@ -132,6 +132,12 @@ func (u *upstream) hostport() string { return strings.TrimPrefix(u.URL, "http://
 // It returns the path of the JSON log file Caddy writes to.
 func startCaddy(t *testing.T, up *upstream, sites string) (*caddytest.Tester, string) {
 	t.Helper()
+	return startCaddyWith(t, up, "", sites)
+}
+
+// startCaddyWith is startCaddy with more global options.
+func startCaddyWith(t *testing.T, up *upstream, globals, sites string) (*caddytest.Tester, string) {
+	t.Helper()
 	logFile := filepath.Join(t.TempDir(), "caddy.log")
 	if up != nil {
 		sites = strings.ReplaceAll(sites, "{upstream}", up.hostport())
@@ -148,8 +154,9 @@ func startCaddy(t *testing.T, up *upstream, sites string) (*caddytest.Tester, st
 			format json
 			level INFO
 		}
+		%s
 	}
-	%s`, logFile, sites)), "caddyfile")
+	%s`, logFile, globals, sites)), "caddyfile")
 	if t.Failed() {
 		t.FailNow()
 	}

@@ -138,28 +138,27 @@ func BenchmarkHandler(b *testing.B) {
 	}
 }
 
-// A client that announces a large body does not make the handler take that
-// much memory before the bytes arrive.
-func TestAnnouncedBodyIsNotPreallocated(t *testing.T) {
+// A client that announces a large body reserves that much of the budget
+// (and no more), and one that sends less than it announced is refused and
+// holds nothing afterwards.
+func TestAnnouncedBody(t *testing.T) {
 	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("{}"))
 	r.ContentLength = 9 << 20 // claims 9 MiB; this reader ends after 2 bytes
 	limits := bodyLimits{max: 10 << 20, budget: budget.New(64 << 20), wait: time.Second}
-	b, err := readBody(httptest.NewRecorder(), r, limits)
-	if err != nil {
-		t.Fatal(err)
+	if _, err := readBody(httptest.NewRecorder(), r, limits); err == nil {
+		t.Fatal("a body shorter than announced was accepted")
 	}
-	if c, held := cap(b.data), limits.budget.InUse(); c > chunkSize || held > chunkSize {
-		t.Fatalf("took %d bytes (%d of the budget) for a 2-byte body that claimed 9 MiB", c, held)
+	if held := limits.budget.InUse(); held != 0 {
+		t.Fatalf("%d bytes of the budget held after a refused body", held)
 	}
-	b.release()
 
-	// A body that does come in full is read in full.
+	// A body that does come in full is read in full, in one block of its
+	// size: no doubling, no rounding.
 	r = httptest.NewRequest(http.MethodPost, "/", strings.NewReader(strings.Repeat("x", 9<<20)))
-	b, err = readBody(httptest.NewRecorder(), r, limits)
+	b, err := readBody(httptest.NewRecorder(), r, limits)
 	if err != nil || len(b.bytes()) != 9<<20 {
 		t.Fatalf("read %d bytes, %v", len(b.bytes()), err)
 	}
-	// held exactly: the body's bytes, no doubling, no rounding
 	if c, held := cap(b.data), limits.budget.InUse(); c != 9<<20 || held != 9<<20 {
 		t.Fatalf("a 9 MiB body holds a %d-byte block and %d bytes of the budget", c, held)
 	}

@@ -2,12 +2,11 @@
 // buffered) may hold at once, so no amount of traffic can take more memory
 // than it allows.
 //
-// A quarter of the budget is kept for the first SmallShare bytes of each
-// holder: a flood of large uploads can fill the rest, but the small
-// deliveries that make up nearly all webhook traffic still find room.
-// Waiters are served first come, first served, each for a bounded amount
-// (holders take memory in chunks as their bytes arrive), so one huge
-// request cannot stall the small ones queued behind it for long.
+// A quarter of the budget is kept for small holders: a flood of large
+// uploads can fill the other three quarters, but the small deliveries that
+// make up nearly all webhook traffic still find room. Waiters are served
+// first come, first served, each for a bounded amount (holders take memory
+// in chunks as their bytes arrive).
 //
 // The package knows nothing of Caddy or HTTP.
 package budget
@@ -20,23 +19,23 @@ import (
 	"golang.org/x/sync/semaphore"
 )
 
-// SmallShare is how many bytes of each holder count as small: they may use
-// the whole budget, while bytes beyond them are held to three quarters of it.
-const SmallShare = 64 << 10
+// SmallHolder is the most a small holder holds: its whole size must be
+// known to be at most this when it starts.
+const SmallHolder = 64 << 10
 
-// largeQuarters is the share, in quarters, that bytes beyond SmallShare may
-// take.
+// largeQuarters is the share of the budget, in quarters, that large
+// holders may take together.
 const largeQuarters = 3
 
 // ErrTooLarge is returned for a request that could never fit.
-var ErrTooLarge = errors.New("budget: more than the whole budget asked for")
+var ErrTooLarge = errors.New("budget: more than the budget allows asked for")
 
 // Budget is a process-wide bound on bytes held. It is safe for concurrent
 // use.
 type Budget struct {
 	total int64
 	all   *semaphore.Weighted // every byte held
-	large *semaphore.Weighted // bytes beyond each holder's SmallShare
+	large *semaphore.Weighted // the bytes of large holders
 	inUse atomic.Int64
 }
 
@@ -55,19 +54,21 @@ func (b *Budget) Total() int64 { return b.total }
 // InUse is how many bytes are held now.
 func (b *Budget) InUse() int64 { return b.inUse.Load() }
 
-// MaxLarge is the most a single holder can hold beyond its SmallShare.
+// MaxLarge is the most that large holders may hold together, and so the
+// most one of them can.
 func (b *Budget) MaxLarge() int64 { return b.total * largeQuarters / 4 }
 
-// TryAcquire takes n bytes if they are free now.
-func (b *Budget) TryAcquire(n int64, large bool) bool {
+// TryAcquire takes n bytes if they are free now. small says the holder is
+// a small one (see SmallHolder).
+func (b *Budget) TryAcquire(n int64, small bool) bool {
 	if n <= 0 {
 		return true
 	}
-	if large && !b.large.TryAcquire(n) {
+	if !small && !b.large.TryAcquire(n) {
 		return false
 	}
 	if !b.all.TryAcquire(n) {
-		if large {
+		if !small {
 			b.large.Release(n)
 		}
 		return false
@@ -77,22 +78,21 @@ func (b *Budget) TryAcquire(n int64, large bool) bool {
 }
 
 // Acquire takes n bytes, waiting until they are free or ctx is done (then
-// it returns ctx's error and holds nothing). large says the bytes lie
-// beyond the holder's SmallShare.
-func (b *Budget) Acquire(ctx context.Context, n int64, large bool) error {
+// it returns ctx's error and holds nothing).
+func (b *Budget) Acquire(ctx context.Context, n int64, small bool) error {
 	if n <= 0 {
 		return nil
 	}
-	if n > b.total || (large && n > b.MaxLarge()) {
+	if n > b.total || (!small && n > b.MaxLarge()) {
 		return ErrTooLarge
 	}
-	if large {
+	if !small {
 		if err := b.large.Acquire(ctx, n); err != nil {
 			return err
 		}
 	}
 	if err := b.all.Acquire(ctx, n); err != nil {
-		if large {
+		if !small {
 			b.large.Release(n)
 		}
 		return err
@@ -101,14 +101,14 @@ func (b *Budget) Acquire(ctx context.Context, n int64, large bool) error {
 	return nil
 }
 
-// Release gives back n bytes taken with the same large flag.
-func (b *Budget) Release(n int64, large bool) {
+// Release gives back n bytes taken with the same small flag.
+func (b *Budget) Release(n int64, small bool) {
 	if n <= 0 {
 		return
 	}
 	b.inUse.Add(-n)
 	b.all.Release(n)
-	if large {
+	if !small {
 		b.large.Release(n)
 	}
 }
