@@ -40,6 +40,14 @@ type Dedupe struct {
 	// and a redelivery of one of them would pass.
 	MaxEntries int64 `json:"max_entries,omitempty"`
 
+	// Lease is the longest a delivery holds its claim: the app's answer
+	// is awaited that long at most (then the sender gets 504 and the claim
+	// is released), so no claim outlives its delivery and copies that
+	// arrive meanwhile are told truthfully, in Retry-After, when to try
+	// again. With retry, the retry budget is the lease; without it, the
+	// default is 30s.
+	Lease caddy.Duration `json:"lease,omitempty"`
+
 	// Zone names the memory, which survives config reloads. Routes with
 	// the same zone share it. Default: the route's name. A zone keeps the
 	// max_entries it was created with until Caddy restarts. Global
@@ -50,9 +58,8 @@ type Dedupe struct {
 // Defaults for dedupe; see the fields.
 const (
 	defaultDedupeTTL = 72 * time.Hour
-	// inFlightRetryAfter is what a copy of an in-flight delivery is told
-	// when there are no retries (with retries, the budget).
-	inFlightRetryAfter = 5 * time.Second
+	// defaultLease bounds a delivery that holds a claim, without retry.
+	defaultLease = 30 * time.Second
 	// maxDedupeKey bounds keys held in memory; longer ones are hashed.
 	maxDedupeKey = 256
 )
@@ -66,8 +73,11 @@ func (h *Handler) provisionDedupe() error {
 	if d.TTL == 0 {
 		d.TTL = caddy.Duration(defaultDedupeTTL)
 	}
-	if d.TTL < 0 || d.MaxEntries < 0 {
-		return fmt.Errorf("route %s: dedupe ttl and max_entries must be positive", h.Name)
+	if d.TTL < 0 || d.MaxEntries < 0 || d.Lease < 0 {
+		return fmt.Errorf("route %s: dedupe ttl, lease and max_entries must be positive", h.Name)
+	}
+	if d.Lease == 0 {
+		d.Lease = caddy.Duration(defaultLease)
 	}
 	if d.MaxEntries == 0 {
 		d.MaxEntries = dedupe.DefaultMaxEntries
@@ -140,6 +150,7 @@ func (h *Handler) dedupeKey(repl *caddy.Replacer, d verify.Delivery, body []byte
 //	dedupe [<ttl>] {
 //		key         <placeholder>
 //		max_entries <n>
+//		lease       <duration>
 //		zone        <name>
 //	}
 func (h *Handler) unmarshalDedupe(d *caddyfile.Dispenser) error {
@@ -162,6 +173,12 @@ func (h *Handler) unmarshalDedupe(d *caddyfile.Dispenser) error {
 		switch sub {
 		case "key":
 			cfg.Key = arg
+		case "lease":
+			dur, err := caddy.ParseDuration(arg)
+			if err != nil || dur <= 0 {
+				return d.Errf("dedupe: invalid lease %q", arg)
+			}
+			cfg.Lease = caddy.Duration(dur)
 		case "zone":
 			cfg.Zone = arg
 		case "max_entries":

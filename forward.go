@@ -2,7 +2,6 @@ package webhookverify
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -79,11 +78,12 @@ type retryForwarder struct {
 const maxHeldResponse = 64 << 10
 
 func (f *retryForwarder) forward(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, body *bufferedBody, next caddyhttp.Handler) (int, error) {
-	start := f.now()
-	deadline := start.Add(f.policy.Budget)
-	clientCtx := r.Context()
-	budgeted := false
-
+	// The handler runs the delivery under the budget's deadline, which
+	// cuts off an attempt still running when it passes.
+	deadline, ok := r.Context().Deadline()
+	if !ok {
+		deadline = f.now().Add(f.policy.Budget)
+	}
 	for attempt := 1; ; attempt++ {
 		repl.Set("http.webhook.attempt", attempt)
 		aw := newAttemptWriter(w, attempt <= f.policy.Retries, f.policy.RetryableStatus)
@@ -102,8 +102,8 @@ func (f *retryForwarder) forward(w http.ResponseWriter, r *http.Request, repl *c
 		if err != nil && !isTransportError(err) {
 			return aw.status, err
 		}
-		if clientCtx.Err() != nil {
-			// the sender hung up: nobody is waiting for the answer
+		if r.Context().Err() != nil {
+			// the sender hung up, or the budget ran out
 			return aw.finish(err)
 		}
 		outcome := zap.Int("status", aw.status)
@@ -115,14 +115,6 @@ func (f *retryForwarder) forward(w http.ResponseWriter, r *http.Request, repl *c
 			return aw.finish(err) // the delivery's own log line says it failed
 		}
 		f.logRetry(r, zap.Int("attempt", attempt), outcome, zap.Duration("delay", wait))
-		if !budgeted {
-			// Retries must not outlast the budget: they run under its deadline.
-			// The first attempt ran as it would without retries.
-			ctx, cancel := context.WithDeadline(clientCtx, deadline)
-			defer cancel()
-			r = r.WithContext(ctx)
-			budgeted = true
-		}
 		timer := time.NewTimer(wait)
 		select {
 		case <-timer.C:

@@ -190,3 +190,114 @@ func peakRSS() string {
 	}
 	return "peak RSS unknown"
 }
+
+// Two rate_limit zones with one name and different rates (and a reload
+// that changes a rate) once made Prometheus's Gather fail, so Caddy's
+// whole /metrics answered 500.
+func TestMetricsSurviveZonesSharingAName(t *testing.T) {
+	t.Setenv("WV_GH", ghSecret)
+	zone := "shared-" + time.Now().Format("150405.000000")
+	t.Setenv("WV_ZONE", zone)
+	up := newUpstream(t)
+	site := func(rateA, rateB string) string {
+		return `
+	:9080 {
+		webhook_verify /a github {
+			secret {env.WV_GH}
+			rate_limit ` + rateA + ` {
+				zone {env.WV_ZONE}
+			}
+		}
+		webhook_verify /b github {
+			secret {env.WV_GH}
+			rate_limit ` + rateB + ` {
+				zone {env.WV_ZONE}
+			}
+		}
+		reverse_proxy {upstream}
+	}`
+	}
+	startCaddy(t, up, site("5/1s", "7/1s"))
+	post(t, "/a", githubDelivery("z-1"), []byte(ghBody))
+	post(t, "/b", githubDelivery("z-2"), []byte(ghBody))
+	assertMetricsServe(t)
+	if got := scrape(t, "caddy_webhook_rate_limit_buckets", map[string]string{"zone": zone}); got != 2 {
+		t.Errorf("buckets of zone %s = %v, want 2 (one per rate, summed)", zone, got)
+	}
+	startCaddy(t, up, site("9/1s", "7/1s")) // a reload that changes a rate
+	post(t, "/a", githubDelivery("z-3"), []byte(ghBody))
+	assertMetricsServe(t)
+}
+
+func assertMetricsServe(t *testing.T) {
+	t.Helper()
+	resp, err := http.Get(adminURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics answered %d", resp.StatusCode)
+	}
+}
+
+// An app that never answers holds neither the sender nor the dedupe claim
+// past the retry budget: the sender gets 504 at the budget, a copy sent
+// meanwhile is told how long is left, and after the budget the provider's
+// retry reaches the app again.
+func TestHungAppBoundedByBudget(t *testing.T) {
+	t.Setenv("WV_GH", ghSecret)
+	uniqueZone(t)
+	hang := make(chan struct{})
+	t.Cleanup(func() { close(hang) })
+	up := newUpstream(t)
+	up.respond = func(w http.ResponseWriter, r *http.Request, n int) {
+		if n == 1 {
+			select {
+			case <-hang:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		w.Write([]byte("answered"))
+	}
+	startCaddy(t, up, `
+	:9080 {
+		webhook_verify /github github {
+			secret {env.WV_GH}
+			dedupe {
+				zone {env.WV_ZONE}
+			}
+			retry 3 {
+				budget 2s
+			}
+		}
+		reverse_proxy {upstream}
+	}`)
+	first := make(chan int)
+	start := time.Now()
+	go func() {
+		status, _, _ := post(t, "/github", githubDelivery("hung-1"), []byte(ghBody))
+		first <- status
+	}()
+	// A copy while the first is in flight: 409, told to wait at most the
+	// budget's remainder.
+	for up.count() == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	status, header, _ := post(t, "/github", githubDelivery("hung-1"), []byte(ghBody))
+	if status != http.StatusConflict {
+		t.Fatalf("copy in flight: %d, want 409", status)
+	}
+	if ra := header.Get("Retry-After"); ra != "1" && ra != "2" {
+		t.Errorf("copy in flight told Retry-After %q, want what is left of the 2s budget", ra)
+	}
+	if status := <-first; status != http.StatusGatewayTimeout {
+		t.Fatalf("hung app: sender got %d, want 504 at the budget", status)
+	}
+	t.Logf("the sender was answered after %s", time.Since(start).Round(time.Millisecond))
+	// The claim went with the delivery: the provider's retry goes through.
+	if status, _, body := post(t, "/github", githubDelivery("hung-1"), []byte(ghBody)); status != 200 || body != "answered" {
+		t.Fatalf("retry after the budget: %d %q", status, body)
+	}
+}

@@ -136,14 +136,21 @@ func (zoneCollector) Collect(ch chan<- prometheus.Metric) {
 	collectZones[*ratelimit.Limiter](ch, rateLimitZones, rateLimitKeysDesc)
 }
 
-// collectZones reports the size of every zone alive in pool.
+// collectZones reports the size of every zone alive in pool. Entries that
+// share a zone name (a rate changed by a reload makes a new entry while
+// the old one drains) are summed: two series with one label set would
+// make the whole scrape fail.
 func collectZones[S zoneStore](ch chan<- prometheus.Metric, pool *caddy.UsagePool, desc *prometheus.Desc) {
+	sizes := map[string]int{}
 	pool.Range(func(_, value any) bool {
 		if z, ok := value.(poolZone[S]); ok {
-			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(z.store.Len()), z.name)
+			sizes[z.name] += z.store.Len()
 		}
 		return true
 	})
+	for name, size := range sizes {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(size), name)
+	}
 }
 
 var _ prometheus.Collector = zoneCollector{}

@@ -4,6 +4,7 @@
 package webhookverify
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -163,6 +164,9 @@ type Handler struct {
 	signsURL   bool
 	dedupe     dedupe.Store
 	dedupeZone string
+	// deliveryBound bounds the time from handing a delivery to the app to
+	// its answer: the retry budget, or the dedupe lease; 0 for none.
+	deliveryBound time.Duration
 	limiter    *ratelimit.Limiter
 	rateZone   string
 	forwarder  forwarder
@@ -256,6 +260,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if err := h.provisionDedupe(); err != nil {
 			return err
 		}
+		h.deliveryBound = time.Duration(h.Dedupe.Lease)
+	}
+	if rf, ok := h.forwarder.(*retryForwarder); ok {
+		h.deliveryBound = rf.policy.Budget
 	}
 	if h.RateLimit != nil {
 		if err := h.provisionRateLimit(); err != nil {
@@ -355,6 +363,7 @@ var (
 	errBodyRead    = errors.New("webhook body could not be read")
 	errInFlight    = errors.New("webhook delivery already in progress")
 	errRateLimited = errors.New("webhook deliveries over the rate limit")
+	errStore       = errors.New("webhook gateway cannot reach its store")
 )
 
 // ServeHTTP runs the pipeline: read the body (bounded), verify, then hand
@@ -472,31 +481,50 @@ func (h *Handler) bodyFailed(w http.ResponseWriter, r *http.Request, err, header
 // forwarding (with retries), then dedupe commit or release by what the app
 // answered. Each ends in one log line and one count.
 func (h *Handler) deliver(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, d verify.Delivery, body *bufferedBody, next caddyhttp.Handler) error {
+	// Commit and release must happen even when the sender has gone.
+	storeCtx := context.WithoutCancel(r.Context())
 	var dedupeKey string
+	var claim dedupe.Claim
 	committed := false
 	if h.dedupe != nil {
 		dedupeKey = h.dedupeKey(repl, d, body.bytes())
-		switch result, status := h.dedupe.Claim(dedupeKey); result {
+		var err error
+		claim, err = h.dedupe.Claim(r.Context(), dedupeKey, h.deliveryBound)
+		if err != nil {
+			h.logDecisionAt(zapcore.WarnLevel, r, "dedupe store failed, delivery turned away", resultBusy, d, zap.Error(err))
+			w.Header().Set("Retry-After", strconv.Itoa(budgetRetryAfter))
+			return caddyhttp.Error(http.StatusServiceUnavailable, errStore)
+		}
+		switch claim.Result {
 		case dedupe.Duplicate:
 			h.metrics.count(resultDuplicate)
 			repl.Set("http.webhook.duplicate", true)
-			h.logDecision(r, "duplicate delivery answered without the app", resultDuplicate, d, zap.Int("status", status))
+			h.logDecision(r, "duplicate delivery answered without the app", resultDuplicate, d, zap.Int("status", claim.Status))
 			w.Header().Set("Webhook-Duplicate", "true")
-			w.WriteHeader(status)
+			w.WriteHeader(claim.Status)
 			return nil
 		case dedupe.InFlight:
 			h.metrics.count(resultInFlight)
 			h.logDecision(r, "copy of a delivery in flight turned away", resultInFlight, d)
-			w.Header().Set("Retry-After", strconv.Itoa(h.inFlightRetryAfter()))
+			w.Header().Set("Retry-After", retryAfterSeconds(time.Until(claim.Until)))
 			return caddyhttp.Error(http.StatusConflict, errInFlight)
 		}
 		// Released unless the app took the delivery: on failure, on a
 		// rate limit, and if the next handler panics.
 		defer func() {
 			if !committed {
-				h.dedupe.Release(dedupeKey)
+				if err := h.dedupe.Release(storeCtx, dedupeKey, claim.Token); err != nil {
+					h.logDecisionAt(zapcore.WarnLevel, r, "dedupe release failed; the claim lapses with its lease", resultUpstreamFailed, d, zap.Error(err))
+				}
 			}
 		}()
+	}
+	// The delivery is bounded (by the retry budget, or the dedupe lease),
+	// so neither the sender nor a claim waits on a hung app for longer.
+	if h.deliveryBound > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), h.deliveryBound)
+		defer cancel()
+		r = r.WithContext(ctx)
 	}
 
 	if h.limiter != nil {
@@ -520,8 +548,10 @@ func (h *Handler) deliver(w http.ResponseWriter, r *http.Request, repl *caddy.Re
 	status, err := h.forward(w, r, repl, d, body, next)
 	h.logDelivery(r, d, status, err, start)
 	if h.dedupe != nil && err == nil && status >= 200 && status < 300 {
-		h.dedupe.Commit(dedupeKey, status, time.Duration(h.Dedupe.TTL))
 		committed = true
+		if err := h.dedupe.Commit(storeCtx, dedupeKey, claim.Token, status, time.Duration(h.Dedupe.TTL)); err != nil {
+			h.logDecisionAt(zapcore.WarnLevel, r, "dedupe commit failed; a redelivery may reach the app", resultForwarded, d, zap.Error(err))
+		}
 	}
 	return err
 }

@@ -2,7 +2,6 @@ package webhookverify
 
 import (
 	"fmt"
-	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -38,11 +37,10 @@ type Retry struct {
 	BackoffMax  caddy.Duration `json:"backoff_max,omitempty"`
 
 	// Budget bounds the delivery's time, counted from the first attempt;
-	// default 8s, inside GitHub's 10s timeout. No wait and no retry
-	// outlasts it: a retry still running at the deadline is cut off (504).
-	// The first attempt runs as it would without retries, so a slow app is
-	// not cut off mid-request on its first try; if it answers after the
-	// deadline, no retry follows.
+	// default 8s, inside GitHub's 10s timeout. No attempt, wait or retry
+	// outlasts it: an attempt still running at the deadline is cut off
+	// and the sender gets 504, so a hung app cannot hold the sender (or a
+	// dedupe claim) past it.
 	Budget caddy.Duration `json:"budget,omitempty"`
 
 	// Statuses are the app responses that are retried; default 408, 429,
@@ -72,15 +70,6 @@ func (h *Handler) logRetry(r *http.Request, fields ...zap.Field) {
 	d.ID, _ = repl.GetString("http.webhook.id")
 	d.Event, _ = repl.GetString("http.webhook.event")
 	h.logDecision(r, "retrying delivery", "retry", d, fields...)
-}
-
-// inFlightRetryAfter is what a copy of a delivery in flight is told, in
-// seconds: by then the first copy has normally been answered.
-func (h *Handler) inFlightRetryAfter() int {
-	if rf, ok := h.forwarder.(*retryForwarder); ok {
-		return int(math.Ceil(rf.policy.Budget.Seconds()))
-	}
-	return int(inFlightRetryAfter / time.Second)
 }
 
 // unmarshalRetry parses

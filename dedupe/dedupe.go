@@ -11,6 +11,7 @@
 package dedupe
 
 import (
+	"context"
 	"time"
 )
 
@@ -38,17 +39,38 @@ func (r Result) String() string {
 	return "unknown"
 }
 
+// Claim is what a claim found.
+type Claim struct {
+	Result Result
+	// Status is the app's answer to the remembered delivery (Duplicate).
+	Status int
+	// Until is when the claim in flight lapses: this claim's own lease
+	// (Claimed), or the holder's (InFlight), which is what a copy should
+	// be told to wait for.
+	Until time.Time
+	// Token identifies a won claim. Release needs it, so a holder whose
+	// lease lapsed (and whose key another copy then claimed) cannot
+	// release the other copy's claim.
+	Token uint64
+}
+
 // Store is where claims and remembered keys live. Memory is the in-process
-// implementation; a store shared by several gateways (Redis, say) would
-// implement the same four methods.
+// implementation; a store shared by several gateways (Redis, say) goes over
+// the network, so every method takes a context and can fail.
 type Store interface {
-	// Claim tries to take key. On Duplicate, status is the app's answer to
-	// the delivery that was remembered.
-	Claim(key string) (result Result, status int)
+	// Claim tries to take key for at most lease: a claim that is neither
+	// committed nor released within its lease lapses, so no claim
+	// outlives its delivery, even when the holder dies.
+	Claim(ctx context.Context, key string, lease time.Duration) (Claim, error)
 	// Commit remembers key for ttl, with the status the app answered.
-	Commit(key string, status int, ttl time.Duration)
-	// Release gives up a claim without remembering the key.
-	Release(key string)
-	// Len is about how many keys are remembered.
+	Commit(ctx context.Context, key string, token uint64, status int, ttl time.Duration) error
+	// Release gives up a claim without remembering the key, if the token
+	// still holds it.
+	Release(ctx context.Context, key string, token uint64) error
+}
+
+// Sizer is implemented by stores that know about how many keys they
+// remember, for a gauge.
+type Sizer interface {
 	Len() int
 }

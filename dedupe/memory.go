@@ -1,6 +1,7 @@
 package dedupe
 
 import (
+	"context"
 	"errors"
 	"hash/maphash"
 	"sync"
@@ -27,6 +28,7 @@ type Memory struct {
 	maxEntries int64
 	now        func() time.Time
 	held       atomic.Int64 // keys the cache holds, roughly
+	tokens     atomic.Uint64
 	stop       chan struct{}
 	stopped    sync.WaitGroup
 	closeOnce  sync.Once
@@ -49,6 +51,8 @@ type claim struct {
 	queued    bool // the cache took the write (and counts it in held)
 	entry     entry
 	sweeps    int
+	until     int64  // in flight: when the lease lapses, Unix nanoseconds
+	token     uint64 // in flight: the holder
 }
 
 // entry is what the cache keeps per key, packed into one word so a million
@@ -122,34 +126,38 @@ func (m *Memory) shard(key string) *shard {
 }
 
 // Claim implements Store.
-func (m *Memory) Claim(key string) (Result, int) {
+func (m *Memory) Claim(_ context.Context, key string, lease time.Duration) (Claim, error) {
 	now := m.now()
 	s := m.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c, ok := s.keys[key]; ok {
-		if !c.committed {
-			return InFlight, 0
+		switch {
+		case !c.committed && now.UnixNano() < c.until:
+			return Claim{Result: InFlight, Until: time.Unix(0, c.until)}, nil
+		case c.committed && !c.entry.expired(now):
+			return Claim{Result: Duplicate, Status: c.entry.status()}, nil
 		}
-		if !c.entry.expired(now) {
-			return Duplicate, c.entry.status()
-		}
-		delete(s.keys, key)
+		delete(s.keys, key) // expired, or a lease that lapsed
 	}
 	if e, ok := m.cache.Get(key); ok && !e.expired(now) {
-		return Duplicate, e.status()
+		return Claim{Result: Duplicate, Status: e.status()}, nil
 	}
-	s.keys[key] = claim{}
-	return Claimed, 0
+	until := now.Add(lease)
+	c := claim{until: until.UnixNano(), token: m.tokens.Add(1)}
+	s.keys[key] = c
+	return Claim{Result: Claimed, Until: until, Token: c.token}, nil
 }
 
-// Commit implements Store.
-func (m *Memory) Commit(key string, status int, ttl time.Duration) {
+// Commit implements Store. Remembering a delivery the app took is right
+// even when the claim lapsed meanwhile, so the token is not checked.
+func (m *Memory) Commit(_ context.Context, key string, _ uint64, status int, ttl time.Duration) error {
 	e := newEntry(m.now().Add(ttl), status)
 	s := m.shard(key)
 	s.mu.Lock()
 	s.keys[key] = claim{committed: true, entry: e, queued: m.set(key, e, ttl)}
 	s.mu.Unlock()
+	return nil
 }
 
 // set writes to the cache, with a TTL a little past the entry's so the
@@ -164,16 +172,17 @@ func (m *Memory) set(key string, e entry, ttl time.Duration) bool {
 }
 
 // Release implements Store.
-func (m *Memory) Release(key string) {
+func (m *Memory) Release(_ context.Context, key string, token uint64) error {
 	s := m.shard(key)
 	s.mu.Lock()
-	if c, ok := s.keys[key]; ok && !c.committed {
+	if c, ok := s.keys[key]; ok && !c.committed && c.token == token {
 		delete(s.keys, key)
 	}
 	s.mu.Unlock()
+	return nil
 }
 
-// Len implements Store: the keys the cache holds (or has queued) plus
+// Len implements Sizer: the keys the cache holds (or has queued) plus
 // those committed whose write it dropped.
 func (m *Memory) Len() int {
 	n := int(m.held.Load())
@@ -215,6 +224,9 @@ func (m *Memory) Sweep() {
 		s.mu.Lock()
 		for key, c := range s.keys {
 			if !c.committed {
+				if now.UnixNano() >= c.until {
+					delete(s.keys, key) // a lease that lapsed unreleased
+				}
 				continue
 			}
 			switch e, ok := m.cache.Get(key); {
@@ -246,4 +258,7 @@ func (m *Memory) Close() {
 	})
 }
 
-var _ Store = (*Memory)(nil)
+var (
+	_ Store = (*Memory)(nil)
+	_ Sizer = (*Memory)(nil)
+)

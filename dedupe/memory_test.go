@@ -1,6 +1,7 @@
 package dedupe
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"strconv"
@@ -40,12 +41,22 @@ func newStore(t testing.TB, o Options) *Memory {
 	return m
 }
 
-func expect(t *testing.T, m *Memory, key string, want Result, wantStatus int) {
+var bg = context.Background()
+
+// expect claims key for an hour and checks what the claim found.
+func expect(t *testing.T, m *Memory, key string, want Result, wantStatus int) Claim {
 	t.Helper()
-	got, status := m.Claim(key)
-	if got != want || (want == Duplicate && status != wantStatus) {
-		t.Fatalf("Claim(%q) = %v %d, want %v %d", key, got, status, want, wantStatus)
+	c, err := m.Claim(bg, key, time.Hour)
+	if err != nil || c.Result != want || (want == Duplicate && c.Status != wantStatus) {
+		t.Fatalf("Claim(%q) = %+v %v, want %v %d", key, c, err, want, wantStatus)
 	}
+	return c
+}
+
+// claimed reports whether a claim on key for an hour wins.
+func claimed(m *Memory, key string) bool {
+	c, _ := m.Claim(bg, key, time.Hour)
+	return c.Result == Claimed
 }
 
 func TestClaimCommitRelease(t *testing.T) {
@@ -54,16 +65,16 @@ func TestClaimCommitRelease(t *testing.T) {
 
 	expect(t, m, "a", Claimed, 0)
 	expect(t, m, "a", InFlight, 0)
-	m.Commit("a", 202, time.Hour)
+	m.Commit(bg, "a", 0, 202, time.Hour)
 	expect(t, m, "a", Duplicate, 202)
 
-	expect(t, m, "b", Claimed, 0)
-	m.Release("b")
-	expect(t, m, "b", Claimed, 0) // the provider's retry goes through
-	m.Release("b")
+	b := expect(t, m, "b", Claimed, 0)
+	m.Release(bg, "b", b.Token)
+	b = expect(t, m, "b", Claimed, 0) // the provider's retry goes through
+	m.Release(bg, "b", b.Token)
 
 	// Releasing a committed key changes nothing.
-	m.Release("a")
+	m.Release(bg, "a", 0)
 	expect(t, m, "a", Duplicate, 202)
 
 	// After the sweep the key lives only in the cache; still a duplicate.
@@ -77,17 +88,51 @@ func TestClaimCommitRelease(t *testing.T) {
 	}
 }
 
+// A claim lapses after its lease, so no claim outlives its delivery; the
+// first holder can then neither release the new holder's claim nor is it
+// told anything but the truth about when the claim lapses.
+func TestClaimLease(t *testing.T) {
+	clk := newClock()
+	m := newStore(t, Options{Now: clk.now, SweepEvery: time.Hour})
+
+	first, _ := m.Claim(bg, "k", 10*time.Second)
+	if first.Result != Claimed || !first.Until.Equal(clk.now().Add(10*time.Second)) {
+		t.Fatalf("claim: %+v", first)
+	}
+	clk.advance(4 * time.Second)
+	copy, _ := m.Claim(bg, "k", 10*time.Second)
+	if copy.Result != InFlight || copy.Until.Sub(clk.now()) != 6*time.Second {
+		t.Fatalf("copy in flight: %+v, want 6s left", copy)
+	}
+	clk.advance(6 * time.Second)
+	second := expect(t, m, "k", Claimed, 0) // the first holder's lease lapsed
+	if second.Token == first.Token {
+		t.Fatal("the new claim has the old token")
+	}
+	m.Release(bg, "k", first.Token) // too late: changes nothing
+	expect(t, m, "k", InFlight, 0)
+	m.Release(bg, "k", second.Token)
+	expect(t, m, "k", Claimed, 0)
+
+	// A lapsed claim is swept away.
+	clk.advance(2 * time.Hour)
+	m.Sweep()
+	if n := mapLen(m); n != 0 {
+		t.Fatalf("%d lapsed claims left after a sweep", n)
+	}
+}
+
 func TestTTLExpiry(t *testing.T) {
 	clk := newClock()
 	m := newStore(t, Options{Now: clk.now, SweepEvery: time.Hour})
 
 	expect(t, m, "k", Claimed, 0)
-	m.Commit("k", 200, 10*time.Minute)
+	m.Commit(bg, "k", 0, 200, 10*time.Minute)
 	clk.advance(9 * time.Minute)
 	expect(t, m, "k", Duplicate, 200)
 	clk.advance(2 * time.Minute)
 	expect(t, m, "k", Claimed, 0) // expired while still in the shard map
-	m.Commit("k", 200, 10*time.Minute)
+	m.Commit(bg, "k", 0, 200, 10*time.Minute)
 
 	m.Sweep()
 	clk.advance(9 * time.Minute)
@@ -106,10 +151,10 @@ func TestOneWinnerAmongRacers(t *testing.T) {
 		for range 100 {
 			wg.Go(func() {
 				<-start
-				switch r, _ := m.Claim(key); r {
+				switch c, _ := m.Claim(bg, key, time.Hour); c.Result {
 				case Claimed:
 					claimed.Add(1)
-					m.Commit(key, 200, time.Hour)
+					m.Commit(bg, key, 0, 200, time.Hour)
 				case InFlight:
 					inflight.Add(1)
 				case Duplicate:
@@ -141,12 +186,12 @@ func TestNoDuplicateBelowCapacity(t *testing.T) {
 				var pair sync.WaitGroup
 				for range 2 {
 					pair.Go(func() {
-						if r, _ := m.Claim(key); r == Claimed {
+						if claimed(m, key) {
 							claims.Add(1)
 							if won.Add(1) > 1 {
 								passedTwice.Add(1)
 							}
-							m.Commit(key, 200, time.Hour)
+							m.Commit(bg, key, 0, 200, time.Hour)
 						}
 					})
 				}
@@ -162,8 +207,8 @@ func TestNoDuplicateBelowCapacity(t *testing.T) {
 	m.Sweep()
 	m.Sweep()
 	for i := range n {
-		if r, _ := m.Claim("delivery-" + strconv.Itoa(i)); r != Duplicate {
-			t.Fatalf("redelivery of key %d: %v", i, r)
+		if c, _ := m.Claim(bg, "delivery-"+strconv.Itoa(i), time.Hour); c.Result != Duplicate {
+			t.Fatalf("redelivery of key %d: %v", i, c.Result)
 		}
 	}
 }
@@ -173,8 +218,8 @@ func TestBoundedByMaxEntries(t *testing.T) {
 	m := newStore(t, Options{MaxEntries: 1000, SweepEvery: time.Hour})
 	for i := range 20_000 {
 		key := strconv.Itoa(i)
-		if r, _ := m.Claim(key); r == Claimed {
-			m.Commit(key, 200, time.Hour)
+		if claimed(m, key) {
+			m.Commit(bg, key, 0, 200, time.Hour)
 		}
 		if i%1000 == 0 {
 			m.Sweep()
@@ -223,10 +268,10 @@ func BenchmarkClaimCommit(b *testing.B) {
 	for b.Loop() {
 		key := keys[i%len(keys)] + strconv.Itoa(i/len(keys))
 		i++
-		if r, _ := m.Claim(key); r != Claimed {
-			b.Fatalf("claim %d: %v", i, r)
+		if !claimed(m, key) {
+			b.Fatalf("claim %d lost", i)
 		}
-		m.Commit(key, 200, time.Hour)
+		m.Commit(bg, key, 0, 200, time.Hour)
 	}
 }
 
@@ -237,10 +282,10 @@ func BenchmarkClaimCommitParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			key := "delivery-" + strconv.FormatInt(next.Add(1), 10)
-			if r, _ := m.Claim(key); r != Claimed {
-				b.Fatalf("claim: %v", r)
+			if !claimed(m, key) {
+				b.Fatal("claim lost")
 			}
-			m.Commit(key, 200, time.Hour)
+			m.Commit(bg, key, 0, 200, time.Hour)
 		}
 	})
 }
@@ -259,8 +304,8 @@ func BenchmarkMemoryPerID(b *testing.B) {
 		}
 		for i := range n {
 			key := "72d3162e-cc78-11e3-81ab-" + strconv.Itoa(i)
-			m.Claim(key)
-			m.Commit(key, 200, 24*time.Hour)
+			m.Claim(bg, key, time.Hour)
+			m.Commit(bg, key, 0, 200, 24*time.Hour)
 			if i%10_000 == 0 {
 				m.Sweep()
 			}
