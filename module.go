@@ -167,11 +167,11 @@ type Handler struct {
 	// deliveryBound bounds the time from handing a delivery to the app to
 	// its answer: the retry budget, or the dedupe lease; 0 for none.
 	deliveryBound time.Duration
-	limiter    *ratelimit.Limiter
-	rateZone   string
-	forwarder  forwarder
-	metrics    *routeMetrics
-	logger     *zap.Logger
+	limiter       *ratelimit.Limiter
+	rateZone      string
+	forwarder     forwarder
+	metrics       *routeMetrics
+	logger        *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
