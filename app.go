@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
 	"go.uber.org/zap"
 
@@ -55,6 +56,7 @@ type App struct {
 
 	budget     *budget.Budget
 	budgetZone string
+	ctx        caddy.Context
 	logger     *zap.Logger
 }
 
@@ -85,7 +87,7 @@ func (budgetZone) Destruct() error { return nil }
 
 // Provision fills the defaults and takes the body budget.
 func (a *App) Provision(ctx caddy.Context) error {
-	a.logger = ctx.Logger()
+	a.ctx, a.logger = ctx, ctx.Logger()
 	if a.BodyBudget < 0 || a.BodyWait < 0 {
 		return fmt.Errorf("webhook: body_budget and body_wait must not be negative")
 	}
@@ -121,8 +123,16 @@ func defaultBodyBudget() int64 {
 	return min(max(avail/memoryShareDivisor, minBodyBudget), maxDefaultBudget)
 }
 
-// Start does nothing yet: the app's state is made in Provision.
-func (a *App) Start() error { return nil }
+// Start warns about sites whose proxy takes requests no webhook_verify
+// checked. It runs once every app is provisioned, the http app included.
+func (a *App) Start() error {
+	if v, err := a.ctx.AppIfConfigured("http"); err == nil {
+		if httpApp, ok := v.(*caddyhttp.App); ok {
+			warnOpenRoutes(a.logger, httpApp)
+		}
+	}
+	return nil
+}
 
 // Stop does nothing yet.
 func (a *App) Stop() error { return nil }

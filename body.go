@@ -86,6 +86,7 @@ var errBudget = errors.New("webhook gateway busy: too many bodies being received
 // process-wide budget has no room within lim.wait, answering 503.
 func readBody(w http.ResponseWriter, r *http.Request, lim bodyLimits) (*bufferedBody, error) {
 	if r.ContentLength > lim.max {
+		endEarly(w, r)
 		return nil, caddyhttp.Error(http.StatusRequestEntityTooLarge, errTooLarge)
 	}
 	b := &bufferedBody{budget: lim.budget}
@@ -101,9 +102,10 @@ func readBody(w http.ResponseWriter, r *http.Request, lim bodyLimits) (*buffered
 			defer rc.SetReadDeadline(time.Time{})
 		}
 	}
-	// MaxBytesReader also tells the server to close the connection after
-	// answering, instead of draining the rest of an oversized body.
-	src := http.MaxBytesReader(w, r.Body, lim.max)
+	// Given net/http's own ResponseWriter (not one of Caddy's wrappers of
+	// it), MaxBytesReader also tells an HTTP/1 server to close the
+	// connection after answering, instead of draining the rest.
+	src := http.MaxBytesReader(baseWriter(w), r.Body, lim.max)
 	var err error
 	switch size := r.ContentLength; {
 	case size >= 0 && size <= chunkSize:
@@ -114,9 +116,75 @@ func readBody(w http.ResponseWriter, r *http.Request, lim bodyLimits) (*buffered
 		err = b.readChunked(r.Context(), src, lim.wait)
 	}
 	if err != nil {
+		if he, ok := err.(caddyhttp.HandlerError); ok && (he.StatusCode == http.StatusRequestEntityTooLarge || he.StatusCode == http.StatusServiceUnavailable) {
+			endEarly(w, r)
+		}
 		return nil, err
 	}
 	return b, nil
+}
+
+// baseWriter is the ResponseWriter net/http gave Caddy, under Caddy's
+// wrappers: only that one has the unexported method through which
+// MaxBytesReader marks an HTTP/1 connection to be closed.
+func baseWriter(w http.ResponseWriter) http.ResponseWriter {
+	for {
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return w
+		}
+		w = u.Unwrap()
+	}
+}
+
+// drainLimit and drainTime bound what endEarly reads and throws away of
+// an HTTP/2 or HTTP/3 body; probeTime bounds its wait for an HTTP/1 one.
+const (
+	drainLimit = 1 << 20
+	drainTime  = 2 * time.Second
+	probeTime  = time.Second
+)
+
+// endEarly readies the connection for an answer given before the body was
+// read in full (413, the 401 of a request whose headers fail the check,
+// the 503 of a full body budget), so the sender receives it.
+//
+// HTTP/1: close, don't drain. net/http would read up to 256 KiB of what is
+// left before writing the answer, with no deadline, so a sender that
+// stalls would never get it; and it would keep the connection. A read
+// past a limit of 0 through MaxBytesReader on the base writer marks the
+// connection (Connection: close, then FIN and a pause before the close so
+// the sender can read the answer). Not when the sender waits for 100
+// Continue: reading would ask for the body (net/http closes that
+// connection anyway).
+//
+// HTTP/2 and 3: a stream whose request half is still open when the answer
+// ends is reset (RST_STREAM NO_ERROR after the complete answer, RFC 9113
+// section 8.1). Compliant clients keep the answer; some (curl 7.88) report
+// only the reset. So the rest is read and thrown away within drainLimit
+// and drainTime: a sender that finishes by then ends its stream and gets a
+// clean answer; one that does not gets the answer and the reset.
+func endEarly(w http.ResponseWriter, r *http.Request) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	rc := http.NewResponseController(w)
+	if r.ProtoMajor == 1 {
+		if r.Header.Get("Expect") != "" {
+			return
+		}
+		if rc.SetReadDeadline(time.Now().Add(probeTime)) == nil {
+			defer rc.SetReadDeadline(time.Time{})
+		}
+		var one [1]byte
+		http.MaxBytesReader(baseWriter(w), r.Body, 0).Read(one[:])
+		return
+	}
+	if r.ContentLength > drainLimit || rc.SetReadDeadline(time.Now().Add(drainTime)) != nil {
+		return // would not finish in the bound, or could not be bounded
+	}
+	defer rc.SetReadDeadline(time.Time{})
+	io.CopyN(io.Discard, r.Body, drainLimit)
 }
 
 // readSmall reads a body whose Content-Length says it fits a chunk into a

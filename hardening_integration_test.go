@@ -301,3 +301,133 @@ func TestHungAppBoundedByBudget(t *testing.T) {
 		t.Fatalf("retry after the budget: %d %q", status, body)
 	}
 }
+
+// caddyfileBlocks are the README's ```caddyfile blocks.
+func caddyfileBlocks(t *testing.T) []string {
+	t.Helper()
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blocks []string
+	for _, part := range strings.Split(string(readme), "```caddyfile\n")[1:] {
+		block, _, _ := strings.Cut(part, "```")
+		blocks = append(blocks, block)
+	}
+	return blocks
+}
+
+// Every example in the README and example/ that proxies to an app is
+// closed: forged and unsigned requests to any path, next to the webhook
+// paths or elsewhere, never reach the app, while a genuine delivery does.
+func TestExamplesAreClosed(t *testing.T) {
+	example, err := os.ReadFile("example/Caddyfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	configs := map[string]string{"example/Caddyfile": string(example)}
+	for i, block := range caddyfileBlocks(t) {
+		if strings.Contains(block, "reverse_proxy") {
+			configs[fmt.Sprintf("README block %d", i+1)] = block
+		}
+	}
+	if len(configs) < 4 {
+		t.Fatalf("found %d configs with a proxy; the README lost its examples?", len(configs))
+	}
+	for _, env := range []string{"GITHUB_WEBHOOK_SECRET", "GITHUB_WEBHOOK_SECRET_PREVIOUS", "STRIPE_WEBHOOK_SECRET", "GITLAB_WEBHOOK_TOKEN"} {
+		t.Setenv(env, "closed-"+env)
+	}
+	for name, config := range configs {
+		t.Run(name, func(t *testing.T) {
+			up := newUpstream(t)
+			site := closedSite(config, up.hostport())
+			startCaddy(t, up, site)
+
+			forgeries := []http.Header{
+				h(),
+				h("X-Hub-Signature-256", "sha256="+hmacHex([]byte("guess"), []byte(ghBody))),
+				h("Stripe-Signature", "t=1,v1="+strings.Repeat("0", 64)),
+				h("X-Gitlab-Token", "guess"),
+			}
+			for _, path := range []string{"/", "/x", "/github", "/github/", "/github/push", "/github;x", "/GITHUB/push",
+				"/githubx", "/%67ithub", "/x/../github", "/stripe", "/stripe/x", "/stripe;x", "/gitlab", "/gitlab/x",
+				"/hooks", "/hooks/x", "/hooks;x", "/slack", "/shopify"} {
+				for _, header := range forgeries {
+					post(t, path, header, []byte(ghBody))
+				}
+			}
+			if n := up.count(); n != 0 {
+				t.Fatalf("%d forged or unsigned requests reached the app: %v", n, up.requests()[0].Path)
+			}
+			// and the config does let a genuine delivery through
+			path := "/github/push"
+			if strings.Contains(config, "/hooks") {
+				path = "/hooks/push"
+			}
+			sig := "sha256=" + hmacHex([]byte("closed-GITHUB_WEBHOOK_SECRET"), []byte(ghBody))
+			if status, _, _ := post(t, path, h("X-Hub-Signature-256", sig, "X-GitHub-Delivery", "closed-1"), []byte(ghBody)); status != 200 || up.count() != 1 {
+				t.Fatalf("a genuine delivery to %s: %d, app saw %d", path, status, up.count())
+			}
+		})
+	}
+}
+
+// closedSite makes an example config runnable here: the test's site
+// address, upstream and secrets.
+func closedSite(config, upstream string) string {
+	if strings.HasPrefix(strings.TrimSpace(config), "#") || strings.HasPrefix(strings.TrimSpace(config), "{") {
+		// example/Caddyfile: drop its comments' global options block
+		_, config, _ = strings.Cut(config, "\n}\n")
+	}
+	config = strings.NewReplacer(
+		"hooks.example.com {", ":9080 {",
+		":443 {", ":9080 {",
+		":8080 {", ":9080 {",
+		"localhost:8080", upstream,
+		"app:8080", upstream,
+		"127.0.0.1:9000", upstream,
+		"{file./run/secrets/gitlab_token}", "{env.GITLAB_WEBHOOK_TOKEN}",
+	).Replace(config)
+	if !strings.Contains(config, ":9080 {") {
+		config = ":9080 {\n" + config + "\n}" // a snippet of a site
+	}
+	return config
+}
+
+// A site whose proxy has no matcher while webhook_verify has one is open:
+// Caddy says so when the config loads. The closed layouts say nothing.
+func TestOpenSiteWarning(t *testing.T) {
+	t.Setenv("WV_GH", ghSecret)
+	up := newUpstream(t)
+	const warning = "a reverse_proxy without a matcher follows webhook_verify routes with matchers"
+	_, logFile := startCaddy(t, up, `
+	:9080 {
+		webhook_verify /github/* github {
+			secret {env.WV_GH}
+		}
+		reverse_proxy {upstream}
+	}`)
+	if log := readLog(t, logFile); !strings.Contains(log, warning) || !strings.Contains(log, `"webhook_verify_routes":["/github/*"]`) {
+		t.Fatalf("no warning for an open site; log:\n%s", log)
+	}
+	for _, closed := range []string{`
+	:9080 {
+		handle /github* {
+			webhook_verify github {
+				secret {env.WV_GH}
+			}
+			reverse_proxy {upstream}
+		}
+	}`, `
+	:9080 {
+		webhook_verify /github* github {
+			secret {env.WV_GH}
+		}
+		reverse_proxy /github* {upstream}
+	}`} {
+		_, logFile := startCaddy(t, up, closed)
+		if log := readLog(t, logFile); strings.Contains(log, warning) {
+			t.Fatalf("a warning for a closed site:\n%s", closed)
+		}
+	}
+}

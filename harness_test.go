@@ -160,6 +160,9 @@ func startCaddyWith(t *testing.T, up *upstream, globals, sites string) (*caddyte
 	if t.Failed() {
 		t.FailNow()
 	}
+	// The old config's servers closed their connections; a kept-alive one
+	// still in the client's pool would fail the next POST with EOF.
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	return tester, logFile
 }
 

@@ -443,6 +443,7 @@ func (h *Handler) refuseUnread(w http.ResponseWriter, r *http.Request, repl *cad
 	var d verify.Delivery
 	h.reject(r, repl, d, err)
 	if !h.Shadow {
+		endEarly(w, r)
 		return caddyhttp.Error(http.StatusUnauthorized, errNotVerified)
 	}
 	start := time.Now()
