@@ -94,6 +94,7 @@ func uniqueRouteName(state map[string]any, matcher, provider string) string {
 //		dedupe [<ttl>] {
 //			key         <placeholder>
 //			max_entries <n>
+//			lease       <duration>
 //			zone        <name>
 //		}
 //

@@ -42,9 +42,13 @@ const (
 // (unless Shadow is set): 401 for a missing, malformed or wrong signature
 // and for a stale or future timestamp; 413 for a body over max_body; 408
 // for a body that does not arrive within body_timeout; 405 for a method the
-// provider never delivers with. With Dedupe, RateLimit and Retry, verified
-// deliveries may also get 409 (a copy in flight), 429 (over the limit) or,
-// for a duplicate, the original 2xx without reaching the app. Error
+// provider never delivers with; 503 with Retry-After when the webhook app's
+// process-wide body budget stays full (see App). A request whose signature
+// header is missing or malformed is refused before its body is read. With
+// Dedupe, RateLimit and Retry, verified deliveries may also get 409 (a copy
+// in flight), 429 (over the limit), 504 (the app did not answer within the
+// retry budget or the dedupe lease) or, for a duplicate, the original 2xx
+// without reaching the app. Error
 // statuses are returned as handler errors, so `handle_errors` can shape the
 // response; the error text is generic and never says which part of the
 // signature failed. That goes to the log, at INFO, with the route,
