@@ -217,8 +217,12 @@ func init() {
 				"X-Forgejo-Delivery X-Gitea-Delivery", "X-Forgejo-Event X-Gitea-Event")),
 		schemePreset("jira", "Jira admin webhooks: X-Hub-Signature sha256= HMAC-SHA256 hex of the body", 0,
 			ids(bodyHMAC("X-Hub-Signature", SHA256, Hex, "sha256="), "X-Atlassian-Webhook-Identifier", "body.webhookEvent")),
-		schemePreset("linear", "Linear-Signature: HMAC-SHA256 hex of the body; webhookTimestamp (ms) within 60s", time.Minute,
-			ids(Scheme{SignatureHeaders: []string{"Linear-Signature"}, TimestampHeaders: []string{"Linear-Timestamp"}, TimestampField: "webhookTimestamp", TimestampFormat: UnixMillis},
+		// Linear signs only the body: its webhookTimestamp field is the one
+		// timestamp a replay cannot change. The Linear-Timestamp header is
+		// unsigned and never read, or a captured delivery could be resent
+		// forever with a fresh one.
+		schemePreset("linear", "Linear-Signature: HMAC-SHA256 hex of the body; the signed webhookTimestamp body field (ms) within 60s", time.Minute,
+			ids(Scheme{SignatureHeaders: []string{"Linear-Signature"}, TimestampField: "webhookTimestamp", TimestampFormat: UnixMillis},
 				"Linear-Delivery", "Linear-Event")),
 		schemePreset("sentry", "Sentry-Hook-Signature: HMAC-SHA256 hex of the body", 0,
 			ids(bodyHMAC("Sentry-Hook-Signature", SHA256, Hex, ""), "Request-ID", "Sentry-Hook-Resource")),

@@ -1,8 +1,12 @@
 package verify
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -224,4 +228,39 @@ func TestPublicKeyConfigErrors(t *testing.T) {
 			t.Errorf("%s: err = %v, want %q", c.provider, err, c.want)
 		}
 	}
+}
+
+// Linear signs only the body, so only its webhookTimestamp field can stop a
+// replay: a captured delivery resent later with a fresh, unsigned
+// Linear-Timestamp header (and a fresh Linear-Delivery id) is stale.
+func TestLinearReplayWithFreshHeaderIsRefused(t *testing.T) {
+	signedAt := time.Unix(1750000000, 0)
+	c := testvectors.Builders["linear"](signedAt, "https://example.com")
+	later := signedAt.Add(time.Hour)
+	replay := c.Clone()
+	replay.Header.Set("Linear-Timestamp", strconv.FormatInt(later.UnixMilli(), 10))
+	replay.Header.Set("Linear-Delivery", "fresh-delivery-id")
+	if _, err := verifyCase(t, replay, later); ReasonOf(err) != ReasonStale {
+		t.Fatalf("replay with a fresh Linear-Timestamp: err = %v, want stale", err)
+	}
+	// A body without the signed field is refused, whatever the header says.
+	body := `{"action":"create","type":"Issue"}`
+	noField := c.Clone()
+	noField.Body = []byte(body)
+	noField.Header.Set("Linear-Signature", hexHMAC(c.Secrets[0], body))
+	noField.Header.Set("Linear-Timestamp", strconv.FormatInt(later.UnixMilli(), 10))
+	if _, err := verifyCase(t, noField, later); ReasonOf(err) != ReasonMissingTimestamp {
+		t.Fatalf("timestamp only in the header: err = %v, want missing_timestamp", err)
+	}
+	// and the delivery id, an unsigned header, is not trusted for dedupe
+	d, err := verifyCase(t, c, signedAt)
+	if err != nil || d.IDSigned {
+		t.Fatalf("valid delivery: %+v, %v", d, err)
+	}
+}
+
+func hexHMAC(secret, msg string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(msg))
+	return hex.EncodeToString(m.Sum(nil))
 }

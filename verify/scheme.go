@@ -121,7 +121,9 @@ type Scheme struct {
 	// headers, Box's primary and secondary).
 	AllSignatureHeaders bool
 	// TimestampField is a top-level JSON body field holding the timestamp
-	// when no timestamp header is present (Linear's webhookTimestamp).
+	// (Linear's webhookTimestamp). It is signed with the body, so it wins
+	// over TimestampHeaders, which are read only when the body has no
+	// such field.
 	TimestampField string
 	// FormPayload signs the "payload" field of a form-encoded body instead
 	// of the body itself (Gitea and Forgejo).
@@ -439,9 +441,12 @@ func (v *schemeVerifier) timestamp(req *Request, fromSignature string) (string, 
 	if !v.hasTimestamp || fromSignature != "" {
 		return fromSignature, nil
 	}
-	ts, _ := header(req.Header, v.tsHeaders)
-	if ts == "" && v.tsField != "" {
+	var ts string
+	if v.tsField != "" {
 		ts, _ = jsonFields(req.Body, v.tsField, "")
+	}
+	if ts == "" {
+		ts, _ = header(req.Header, v.tsHeaders)
 	}
 	if ts == "" {
 		return "", fail(ReasonMissingTimestamp, "no timestamp")

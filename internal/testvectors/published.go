@@ -106,7 +106,6 @@ func Published() []Case {
 		{"alchemy", []string{"X-Alchemy-Signature", "c99dcd69e2f455a559a87dcb03ec937afb162c4907f8a198fff25e657028060d"}},
 		{"coinbase", []string{"X-CC-Webhook-Signature", "c99dcd69e2f455a559a87dcb03ec937afb162c4907f8a198fff25e657028060d"}},
 		{"dropbox", []string{"X-Dropbox-Signature", "c99dcd69e2f455a559a87dcb03ec937afb162c4907f8a198fff25e657028060d"}},
-		{"linear", []string{"Linear-Signature", "c99dcd69e2f455a559a87dcb03ec937afb162c4907f8a198fff25e657028060d", "Linear-Timestamp", "1700000000000"}},
 		{"github", []string{"X-Hub-Signature", "sha1=52d008f981a31c0a7aceb0aa9d874cad9e3bf3da"}},
 		{"intercom", []string{"X-Hub-Signature", "sha1=52d008f981a31c0a7aceb0aa9d874cad9e3bf3da"}},
 		{"vercel", []string{"X-Vercel-Signature", "52d008f981a31c0a7aceb0aa9d874cad9e3bf3da"}},
