@@ -264,3 +264,33 @@ func hexHMAC(secret, msg string) string {
 	m.Write([]byte(msg))
 	return hex.EncodeToString(m.Sum(nil))
 }
+
+// HubSpot: v1/v2 only when no v3 header is present; the version header
+// picks which one, and a bad v3 never falls back to a valid v1.
+func TestHubSpotLegacyVersions(t *testing.T) {
+	now := time.Unix(1750000000, 0)
+	v1 := testvectors.Builders["hubspot-v1"](now, "https://example.com")
+	v2 := testvectors.Builders["hubspot-v2"](now, "https://example.com")
+
+	asV2 := v1.Clone()
+	asV2.Header.Set("X-HubSpot-Signature-Version", "v2")
+	if _, err := verifyCase(t, asV2, now); ReasonOf(err) != ReasonBadSignature {
+		t.Errorf("a v1 signature labelled v2: %v", err)
+	}
+	unlabelled := v2.Clone()
+	unlabelled.Header.Del("X-HubSpot-Signature-Version")
+	if _, err := verifyCase(t, unlabelled, now); err != nil {
+		t.Errorf("a v2 signature without a version header: %v", err)
+	}
+	v4 := v1.Clone()
+	v4.Header.Set("X-HubSpot-Signature-Version", "v4")
+	if _, err := verifyCase(t, v4, now); ReasonOf(err) != ReasonMalformedSignature {
+		t.Errorf("version v4: %v", err)
+	}
+	withBadV3 := v1.Clone()
+	withBadV3.Header.Set("X-HubSpot-Signature-v3", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+	withBadV3.Header.Set("X-HubSpot-Request-Timestamp", strconv.FormatInt(now.UnixMilli(), 10))
+	if _, err := verifyCase(t, withBadV3, now); ReasonOf(err) != ReasonBadSignature {
+		t.Errorf("a bad v3 beside a valid v1: %v", err)
+	}
+}

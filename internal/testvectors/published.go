@@ -82,6 +82,20 @@ func Published() []Case {
 		fixed("dropbox", "hapi-dropbox-webhooks test (third party, V17)", time.Time{}, []string{"the_secret"}, "https://example.com/hook", `{"delta": {"users": [12345]}}`,
 			"X-Dropbox-Signature", "0a8c16b085420b960dc78664279fe09e936a2a01b1f91064869d9e77dfd64529"),
 	}
+	// @hubspot/api-client 14.0.1 lib/test/unit/signature.spec.js
+	hubspotSecret := []string{"yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"}
+	hubspotV2GET := fixed("hubspot", "@hubspot/api-client 14.0.1 signature.spec.js, Validates v2", time.Time{}, hubspotSecret,
+		"https://www.example.com/webhook_uri", "", "X-HubSpot-Signature-Version", "v2",
+		"X-HubSpot-Signature", "eee2dddcc73c94d699f5e395f4b9d454a069a6855fbfa152e91e88823087200e")
+	hubspotV2GET.Method = "GET"
+	cases = append(cases, hubspotV2GET,
+		fixed("hubspot", "@hubspot/api-client 14.0.1 signature.spec.js, Validates v1", time.Time{}, hubspotSecret, "https://example.com/hook",
+			`[{"eventId":1,"subscriptionId":12345,"portalId":62515,"occurredAt":1564113600000,"subscriptionType":"contact.creation","attemptNumber":0,"objectId":123,"changeSource":"CRM","changeFlag":"NEW","appId":54321}]`,
+			"X-HubSpot-Signature-Version", "v1", "X-HubSpot-Signature", "232db2615f3d666fe21a8ec971ac7b5402d33b9a925784df3ca654d05f4817de"),
+		fixed("hubspot", "@hubspot/api-client 14.0.1 signature.spec.js, Validates v2 with body", time.Time{}, hubspotSecret, "https://www.example.com/webhook_uri",
+			`{"example_field":"example_value"}`, "X-HubSpot-Signature-Version", "v2",
+			"X-HubSpot-Signature", "9569219f8ba981ffa6f6f16aa0f48637d35d728c7e4d93d0d52efaa512af7900"),
+	)
 	sg := fixed("sendgrid", "sendgrid-go eventwebhook_test.go (V14)", time.Unix(1588788367, 0), nil, "https://example.com/hook", sendgridBody,
 		"X-Twilio-Email-Event-Webhook-Timestamp", "1588788367",
 		"X-Twilio-Email-Event-Webhook-Signature", "MEUCIQCtIHJeH93Y+qpYeWrySphQgpNGNr/U+UyUlBkU6n7RAwIgJTz2C+8a8xonZGi6BpSzoQsbVRamr2nlxFDWYNH2j/0=")

@@ -326,6 +326,21 @@ var Builders = map[string]builder{
 			Method: "POST", URL: u, Header: hdr("X-HubSpot-Request-Timestamp", t, "X-HubSpot-Signature-v3", b64MAC(sha256.New, "hs-client-secret", "POST", signedURI, body, t)),
 			Body: []byte(body), SignatureHeaders: []string{"X-HubSpot-Signature-v3"}, Timestamped: true}
 	},
+	"hubspot-v1": func(now time.Time, base string) Case {
+		body := `[{"eventId":2,"subscriptionType":"contact.deletion"}]`
+		sum := sha256.Sum256([]byte("hs-client-secret" + body))
+		return Case{Provider: "hubspot", Source: "@hubspot/api-client Signature.getSignature v1: hex SHA-256 of secret+body (no v3 header)", Secrets: []string{"hs-client-secret"},
+			Method: "POST", URL: base + "/p/hubspot-v1", Header: hdr("X-HubSpot-Signature-Version", "v1", "X-HubSpot-Signature", hex.EncodeToString(sum[:])),
+			Body: []byte(body), SignatureHeaders: []string{"X-HubSpot-Signature"}}
+	},
+	"hubspot-v2": func(now time.Time, base string) Case {
+		body := `[{"eventId":3,"subscriptionType":"deal.creation"}]`
+		u := base + "/p/hubspot-v2?portal=62515"
+		sum := sha256.Sum256([]byte("hs-client-secret" + "POST" + u + body))
+		return Case{Provider: "hubspot", Source: "@hubspot/api-client Signature.getSignature v2: hex SHA-256 of secret+method+url+body (no v3 header)", Secrets: []string{"hs-client-secret"},
+			Method: "POST", URL: u, Header: hdr("X-HubSpot-Signature-Version", "v2", "X-HubSpot-Signature", hex.EncodeToString(sum[:])),
+			Body: []byte(body), SignatureHeaders: []string{"X-HubSpot-Signature"}}
+	},
 	"square": func(now time.Time, base string) Case {
 		body := `{"merchant_id":"M1","type":"payment.updated","event_id":"sq-evt-1"}`
 		u := base + "/p/square"
