@@ -98,6 +98,10 @@ func ids(s Scheme, id, event string) Scheme {
 	return s
 }
 
+// sanityMinimumTimestamp is @sanity/webhook's MINIMUM_TIMESTAMP
+// (2021-01-01): an earlier t is not a millisecond timestamp.
+var sanityMinimumTimestamp = time.UnixMilli(1609459200000)
+
 const (
 	fiveMinutes = 5 * time.Minute
 	tenMinutes  = 10 * time.Minute
@@ -235,7 +239,7 @@ func init() {
 			Scheme{SignatureHeaders: []string{"X-PagerDuty-Signature"}, Format: KeyValueList(',', "", "v1")}),
 		schemePreset("sanity", "sanity-webhook-signature t=<ms>,v1=<base64url> over {t}.{body}", 0,
 			ids(Scheme{SignatureHeaders: []string{"Sanity-Webhook-Signature"}, Encoding: Base64URL, Format: KeyValueList(',', "t", "v1"),
-				Signed: "{timestamp}.{body}", TimestampFormat: UnixMillis}, "Idempotency-Key", "")),
+				Signed: "{timestamp}.{body}", TimestampFormat: UnixMillis, NotBefore: sanityMinimumTimestamp}, "Idempotency-Key", "")),
 
 		// Payments and commerce
 		schemePreset("paddle", "Paddle-Signature ts=;h1=: HMAC-SHA256 hex over {ts}:{body}", 5*time.Second,
@@ -302,7 +306,8 @@ func init() {
 			ids(Scheme{SignatureHeaders: docusignHeaders(), AllSignatureHeaders: true, Encoding: Base64}, "", "body.event")),
 		schemePreset("box", "BOX-SIGNATURE-PRIMARY/-SECONDARY: HMAC-SHA256 base64 over {body}{BOX-DELIVERY-TIMESTAMP}", tenMinutes,
 			ids(Scheme{SignatureHeaders: []string{"Box-Signature-Primary", "Box-Signature-Secondary"}, AllSignatureHeaders: true, Encoding: Base64,
-				Signed: "{body}{timestamp}", TimestampHeaders: []string{"Box-Delivery-Timestamp"}, TimestampFormat: RFC3339},
+				Signed: "{body}{timestamp}", TimestampHeaders: []string{"Box-Delivery-Timestamp"}, TimestampFormat: RFC3339,
+				FixedHeaders: map[string]string{"Box-Signature-Version": "1", "Box-Signature-Algorithm": "HmacSHA256"}},
 				"body.id", "body.trigger")),
 		with(schemePreset("dropbox", "X-Dropbox-Signature: HMAC-SHA256 hex of the body; answers the ?challenge= GET", 0,
 			bodyHMAC("X-Dropbox-Signature", SHA256, Hex, "")),

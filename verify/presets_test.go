@@ -3,7 +3,9 @@ package verify
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -292,5 +294,47 @@ func TestHubSpotLegacyVersions(t *testing.T) {
 	withBadV3.Header.Set("X-HubSpot-Request-Timestamp", strconv.FormatInt(now.UnixMilli(), 10))
 	if _, err := verifyCase(t, withBadV3, now); ReasonOf(err) != ReasonBadSignature {
 		t.Errorf("a bad v3 beside a valid v1: %v", err)
+	}
+}
+
+// Box's SDK computes no signature unless box-signature-version is 1 and
+// box-signature-algorithm is HmacSHA256; neither does the preset.
+func TestBoxVersionAndAlgorithmHeaders(t *testing.T) {
+	now := time.Unix(1750000000, 0)
+	c := testvectors.Builders["box"](now, "https://example.com")
+	for _, h := range []struct{ name, value string }{
+		{"Box-Signature-Version", "2"}, {"Box-Signature-Version", ""},
+		{"Box-Signature-Algorithm", "HmacSHA1"}, {"Box-Signature-Algorithm", ""},
+	} {
+		bad := c.Clone()
+		if h.value == "" {
+			bad.Header.Del(h.name)
+		} else {
+			bad.Header.Set(h.name, h.value)
+		}
+		if _, err := verifyCase(t, bad, now); ReasonOf(err) != ReasonMalformedSignature {
+			t.Errorf("%s %q: err = %v, want malformed_signature", h.name, h.value, err)
+		}
+		p, _ := Lookup("box")
+		v, _ := p.New(Config{Secrets: c.Secrets})
+		if err := CheckHeaders(v, bad.Header); ReasonOf(err) != ReasonMalformedSignature {
+			t.Errorf("%s %q: CheckHeaders = %v", h.name, h.value, err)
+		}
+	}
+}
+
+// @sanity/webhook refuses a t before 2021-01-01 (MINIMUM_TIMESTAMP): such a
+// value is not a millisecond timestamp (seconds, say).
+func TestSanityRefusesPre2021Timestamps(t *testing.T) {
+	body := `{"_id":"doc1"}`
+	for _, ts := range []string{"1600000000000", "1750000000", "0"} {
+		m := hmac.New(sha256.New, []byte("sanity-secret"))
+		m.Write([]byte(ts + "." + body))
+		sig := base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+		c := testvectors.Case{Provider: "sanity", Secrets: []string{"sanity-secret"}, Method: "POST", URL: "https://example.com/hook",
+			Header: http.Header{"Sanity-Webhook-Signature": {"t=" + ts + ",v1=" + sig}}, Body: []byte(body)}
+		if _, err := verifyCase(t, c, time.Unix(1750000000, 0)); ReasonOf(err) != ReasonMalformedTimestamp {
+			t.Errorf("t=%s: err = %v, want malformed_timestamp", ts, err)
+		}
 	}
 }

@@ -136,6 +136,14 @@ type Scheme struct {
 	// Fallback is tried when none of SignatureHeaders is present (GitHub's
 	// legacy SHA-1 header). It inherits the ids and timestamp settings.
 	Fallback *Scheme
+	// FixedHeaders must be present with exactly these values, or the
+	// signature is malformed (Box's box-signature-version: 1 and
+	// box-signature-algorithm: HmacSHA256, which Box's SDK checks). The
+	// signer sends them.
+	FixedHeaders map[string]string
+	// NotBefore refuses signed timestamps before it as malformed, whatever
+	// the tolerance (Sanity's toolkit refuses any before 2021).
+	NotBefore time.Time
 }
 
 type schemeVerifier struct {
@@ -163,6 +171,8 @@ type schemeVerifier struct {
 	pubKind      PublicKeyKind
 	now          func() time.Time
 	fallback     *schemeVerifier
+	fixedHeaders map[string]string
+	notBefore    time.Time
 }
 
 func canonical(names []string) []string {
@@ -207,6 +217,11 @@ func (s *Scheme) compile(cfg Config) (*schemeVerifier, error) {
 		eventHeaders: canonical(s.EventHeaders),
 		eventField:   s.EventField,
 		now:          cfg.now,
+		fixedHeaders: map[string]string{},
+		notBefore:    s.NotBefore,
+	}
+	for name, value := range s.FixedHeaders {
+		v.fixedHeaders[textproto.CanonicalMIMEHeaderKey(name)] = value
 	}
 	if tmpl.has(segTimestamp) && !v.hasTimestamp {
 		return nil, fmt.Errorf("the signed template uses {timestamp} but the scheme has no timestamp source")
@@ -336,6 +351,9 @@ func (v *schemeVerifier) Verify(req *Request) (Delivery, error) {
 		if terr != nil {
 			return d, terr
 		}
+		if t.Before(v.notBefore) {
+			return d, fail(ReasonMalformedTimestamp, "timestamp is before %s", v.notBefore.Format(time.DateOnly))
+		}
 	}
 	v.bodyFields(req.Body, &d)
 	return d, nil
@@ -414,6 +432,11 @@ func (v *schemeVerifier) parseSignatures(h http.Header, sigs *signatures) *Error
 	value, ok := header(h, v.sigHeaders)
 	if !ok {
 		return fail(ReasonMissingSignature, "no %s header", v.sigHeaders[0])
+	}
+	for name, want := range v.fixedHeaders {
+		if vs := h[name]; len(vs) == 0 || vs[0] != want {
+			return fail(ReasonMalformedSignature, "%s is not %q", name, want)
+		}
 	}
 	ts, raw, err := parseSignatureHeader(v.format, v.prefix, value, sigs.raw[:0])
 	if err != nil {

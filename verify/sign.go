@@ -178,6 +178,9 @@ func (s Scheme) signer() func(SignOptions, *Signed) error {
 			value = s.Prefix + sig
 		}
 		out.Header.Set(v.sigHeaders[0], value)
+		for name, value := range v.fixedHeaders {
+			out.Header.Set(name, value)
+		}
 		if ts != "" && s.Format.timestampKey == "" && len(v.tsHeaders) > 0 {
 			out.Header.Set(v.tsHeaders[0], ts)
 		}

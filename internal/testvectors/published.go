@@ -138,7 +138,8 @@ func Published() []Case {
 		{"terraform", []string{"X-TFE-Notification-Signature", "a3dc5bb5c223f901bba6feb0f1a1b2affc15da5f86a30820693c8f4f90555b21135a4ac84341a9c0b789e5221730c8d7e07db1eb7d29e46a229048ec50be88a1"}},
 		{"twitch", []string{"Twitch-Eventsub-Message-Id", "msg-1", "Twitch-Eventsub-Message-Timestamp", "2023-11-14T22:13:20.123456789Z",
 			"Twitch-Eventsub-Message-Signature", "sha256=d8574de87cdf05404f1aa5961cbd0667ee9d20bb73a3ca65901340d3a5b0bd3a"}},
-		{"box", []string{"Box-Delivery-Timestamp", "2023-11-14T22:13:20+00:00", "Box-Signature-Primary", "fX2N4zduzCjw0jfFZdjvhgQ4x7zM5iPz4QW8PZ6V4g8="}},
+		{"box", []string{"Box-Delivery-Timestamp", "2023-11-14T22:13:20+00:00", "Box-Signature-Primary", "fX2N4zduzCjw0jfFZdjvhgQ4x7zM5iPz4QW8PZ6V4g8=",
+			"Box-Signature-Version", "1", "Box-Signature-Algorithm", "HmacSHA256"}},
 		{"sanity", []string{"Sanity-Webhook-Signature", "t=1700000000000,v1=DY6TVagbGt1D7S069x-SQsmnAC7mKd0UTZnB8-n7z8c"}},
 		{"netlify", []string{"X-Webhook-Signature", "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJuZXRsaWZ5Iiwic2hhMjU2IjoiNDA5OTNjNjM5ZmZiNWYxM2EwYTJlZjVjOTNjOTY1ZjEwYjQwNWYyYjg3YTM3OTI3MjM4MWRhMmRiYzE1OGRmYSJ9.74ydCyWWoaKv4p1DEBMw7UGDwzq8bFQis4H2acVrsP8"}},
 	} {

@@ -425,7 +425,7 @@ var Builders = map[string]builder{
 		return Case{Provider: "box", Source: "Box docs: base64 HMAC-SHA256 over body+BOX-DELIVERY-TIMESTAMP, primary and secondary keys",
 			Secrets: []string{"box-secondary"}, Now: now, Method: "POST", URL: base + "/p/box",
 			Header: hdr("Box-Delivery-Timestamp", t, "Box-Signature-Primary", b64MAC(sha256.New, "box-primary", body, t),
-				"Box-Signature-Secondary", b64MAC(sha256.New, "box-secondary", body, t), "Box-Signature-Version", "1"),
+				"Box-Signature-Secondary", b64MAC(sha256.New, "box-secondary", body, t), "Box-Signature-Version", "1", "Box-Signature-Algorithm", "HmacSHA256"),
 			Body: []byte(body), ID: "box-ev-1", Event: "FILE.UPLOADED", SignatureHeaders: []string{"Box-Signature-Primary", "Box-Signature-Secondary"}, Timestamped: true}
 	},
 }
