@@ -149,9 +149,9 @@ func init() {
 			ids(Scheme{SignatureHeaders: []string{"Stripe-Signature"}, Format: KeyValueList(',', "t", "v1"), Signed: "{timestamp}.{body}"},
 				"body.id", "body.type")),
 
-		schemePreset("slack", "X-Slack-Signature v0= HMAC-SHA256 hex over v0:{timestamp}:{body}", fiveMinutes,
+		challenging(schemePreset("slack", "X-Slack-Signature v0= HMAC-SHA256 hex over v0:{timestamp}:{body}; answers url_verification", fiveMinutes,
 			ids(Scheme{SignatureHeaders: []string{"X-Slack-Signature"}, Prefix: "v0=", Signed: "v0:{timestamp}:{body}", TimestampHeaders: []string{"X-Slack-Request-Timestamp"}},
-				"body.event_id", "body.type")),
+				"body.event_id", "body.type")), slackURLVerification),
 
 		schemePreset("shopify", "X-Shopify-Hmac-Sha256: HMAC-SHA256 base64 of the body", 0,
 			ids(Scheme{SignatureHeaders: []string{"X-Shopify-Hmac-Sha256", "Shopify-Hmac-Sha256"}, Encoding: Base64},
@@ -262,12 +262,12 @@ func init() {
 		// Messaging, email and communication
 		with(signing(codePreset("twilio", "X-Twilio-Signature: HMAC-SHA1 base64 over the URL + sorted form params (or the URL with bodySHA256)", "I-Twilio-Idempotency-Token", 0, newTwilio), signTwilio),
 			nil, http.MethodPost, http.MethodGet),
-		schemePreset("zoom", "x-zm-signature v0= HMAC-SHA256 hex over v0:{timestamp}:{body}", fiveMinutes,
+		challenging(schemePreset("zoom", "x-zm-signature v0= HMAC-SHA256 hex over v0:{timestamp}:{body}; answers endpoint.url_validation", fiveMinutes,
 			ids(Scheme{SignatureHeaders: []string{"X-Zm-Signature"}, Prefix: "v0=", Signed: "v0:{timestamp}:{body}", TimestampHeaders: []string{"X-Zm-Request-Timestamp"}},
-				"", "body.event")),
-		schemePreset("discord", "X-Signature-Ed25519: Ed25519 (hex public_key) over {timestamp}{body}", 0,
+				"", "body.event")), zoomURLValidation),
+		challenging(schemePreset("discord", "X-Signature-Ed25519: Ed25519 (hex public_key) over {timestamp}{body}; answers PING", 0,
 			ids(Scheme{SignatureHeaders: []string{"X-Signature-Ed25519"}, Signed: "{timestamp}{body}", TimestampHeaders: []string{"X-Signature-Timestamp"}, PublicKey: Ed25519Hex},
-				"body.id", "")),
+				"body.id", "")), discordPing),
 		schemePreset("sendgrid", "X-Twilio-Email-Event-Webhook-Signature: ECDSA P-256 (base64 public_key) over {timestamp}{body}", 0,
 			Scheme{SignatureHeaders: []string{"X-Twilio-Email-Event-Webhook-Signature"}, Encoding: Base64, Signed: "{timestamp}{body}",
 				TimestampHeaders: []string{"X-Twilio-Email-Event-Webhook-Timestamp"}, PublicKey: ECDSAP256}),
@@ -282,10 +282,10 @@ func init() {
 			Scheme{SignatureHeaders: []string{"X-Hub-Signature-256"}, Prefix: "sha256=",
 				Fallback: &Scheme{SignatureHeaders: []string{"X-Hub-Signature"}, Algorithm: SHA1, Prefix: "sha1="}}),
 			echoQuery("hub.challenge", func(q url.Values) bool { return q.Get("hub.mode") == "subscribe" }), http.MethodPost, http.MethodGet),
-		schemePreset("twitch", "Twitch-Eventsub-Message-Signature sha256= HMAC-SHA256 hex over {id}{timestamp}{body}", tenMinutes,
+		challenging(schemePreset("twitch", "Twitch-Eventsub-Message-Signature sha256= HMAC-SHA256 hex over {id}{timestamp}{body}; answers webhook_callback_verification", tenMinutes,
 			ids(Scheme{SignatureHeaders: []string{"Twitch-Eventsub-Message-Signature"}, Prefix: "sha256=", Signed: "{id}{timestamp}{body}",
 				TimestampHeaders: []string{"Twitch-Eventsub-Message-Timestamp"}, TimestampFormat: RFC3339},
-				"Twitch-Eventsub-Message-Id", "Twitch-Eventsub-Subscription-Type")),
+				"Twitch-Eventsub-Message-Id", "Twitch-Eventsub-Subscription-Type")), twitchCallbackVerification),
 
 		// Forms, scheduling, content and data
 		schemePreset("typeform", "Typeform-Signature sha256= HMAC-SHA256 base64 of the body", 0,

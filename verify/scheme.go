@@ -3,10 +3,12 @@ package verify
 import (
 	"bytes"
 	"crypto/hmac"
+	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"hash"
 	"mime"
@@ -26,6 +28,8 @@ const (
 	SHA256 Algorithm = iota
 	SHA1
 	SHA512
+	// MD5 is only for providers that still sign with it (Patreon).
+	MD5
 )
 
 // ParseAlgorithm maps the Caddyfile words to an Algorithm.
@@ -47,6 +51,8 @@ func (a Algorithm) hash() func() hash.Hash {
 		return sha1.New
 	case SHA512:
 		return sha512.New
+	case MD5:
+		return md5.New
 	}
 	return sha256.New
 }
@@ -57,6 +63,8 @@ func (a Algorithm) size() int {
 		return sha1.Size
 	case SHA512:
 		return sha512.Size
+	case MD5:
+		return md5.Size
 	}
 	return sha256.Size
 }
@@ -72,11 +80,33 @@ const (
 	// SecretWhsec strips an optional "whsec_" prefix and base64-decodes the
 	// rest (Standard Webhooks, Svix).
 	SecretWhsec
+	// SecretBase64 base64-decodes the secret (Microsoft Teams' security
+	// token, Airtable's macSecretBase64).
+	SecretBase64
+	// SecretHex hex-decodes the secret (Adyen's HMAC keys).
+	SecretHex
 )
 
 func (f SecretFormat) key(secret string) ([]byte, error) {
-	if f == SecretRaw {
+	switch f {
+	case SecretRaw:
 		return []byte(secret), nil
+	case SecretHex:
+		key, err := hex.DecodeString(strings.TrimSpace(secret))
+		if err != nil || len(key) == 0 {
+			return nil, fmt.Errorf("is not hex")
+		}
+		return key, nil
+	case SecretBase64:
+		s := strings.TrimSpace(secret)
+		key, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			key, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(s, "="))
+		}
+		if err != nil || len(key) == 0 {
+			return nil, fmt.Errorf("is not base64")
+		}
+		return key, nil
 	}
 	s := strings.TrimPrefix(secret, "whsec_")
 	key, err := base64.StdEncoding.DecodeString(s)

@@ -107,6 +107,8 @@ func (f TimeFormat) format(t time.Time) string {
 		return strconv.FormatInt(t.UnixMilli(), 10)
 	case RFC3339:
 		return t.UTC().Format(time.RFC3339Nano)
+	case ISO8601:
+		return t.UTC().Format("2006-01-02T15:04:05.000000")
 	}
 	return strconv.FormatInt(t.Unix(), 10)
 }
