@@ -168,7 +168,7 @@ func FuzzVerify(f *testing.F) {
 	f.Fuzz(func(t *testing.T, sig string, body []byte) {
 		for _, c := range cases {
 			p, _ := Lookup(c.Provider)
-			v, err := p.New(Config{Secrets: c.Secrets, PublicKeys: c.PublicKeys, Now: func() time.Time { return c.Now }})
+			v, err := p.New(Config{Secrets: c.Secrets, PublicKeys: c.PublicKeys, Now: func() time.Time { return c.Now }, HTTPClient: c.HTTPClient})
 			if err != nil {
 				t.Fatalf("%s: %v", c.Name, err)
 			}

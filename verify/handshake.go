@@ -213,15 +213,6 @@ func twitterCRC(c *ChallengeRequest) (*Handshake, error) {
 	return jsonAnswer(map[string]string{"response_token": "sha256=" + base64.StdEncoding.EncodeToString(m.Sum(nil))}), nil
 }
 
-// trelloHead answers the HEAD request Trello sends to a callback URL
-// before it creates a webhook there.
-func trelloHead(req *Request) *Handshake {
-	if req.Method != "HEAD" {
-		return nil
-	}
-	return &Handshake{Status: 200}
-}
-
 // graphValidation echoes Microsoft Graph's validationToken (a POST with
 // ?validationToken=, to be answered within 10 seconds as text/plain).
 func graphValidation(req *Request) *Handshake {

@@ -51,7 +51,7 @@ func init() {
 		// Trello signs the body followed by the callback URL it was given.
 		with(schemePreset("trello", "X-Trello-Webhook: HMAC-SHA1 base64 over {body}{callback url} (app secret); answers the HEAD check", 0,
 			Scheme{SignatureHeaders: []string{"X-Trello-Webhook"}, Algorithm: SHA1, Encoding: Base64, Signed: "{body}{url}"}),
-			trelloHead, http.MethodPost, http.MethodHead),
+			headOK, http.MethodPost, http.MethodHead),
 
 		// Messaging, support and voice
 		schemePreset("line", "x-line-signature: HMAC-SHA256 base64 of the body (channel secret)", 0,
@@ -97,6 +97,17 @@ func init() {
 			ids(bodyHMAC("Cko-Signature", SHA256, Hex, ""), "body.id", "body.type"), "checkout_com"),
 		schemePreset("customerio", "X-CIO-Signature: HMAC-SHA256 hex over v0:{X-CIO-Timestamp}:{body}", 0,
 			Scheme{SignatureHeaders: []string{"X-CIO-Signature"}, Signed: "v0:{timestamp}:{body}", TimestampHeaders: []string{"X-CIO-Timestamp"}}, "customer_io"),
+
+		// Code presets: signatures inside the body, canonical requests, RSA.
+		signing(idSigned(codePreset("adyen", "Adyen notifications: additionalData.hmacSignature in every item, HMAC-SHA256 base64 (hex key) over pspReference:originalReference:merchantAccountCode:merchantReference:amount:currency:eventCode:success", "body pspReference:eventCode:success", 0, newAdyen)), signAdyen),
+		challenging(with(signing(codePreset("braintree", "bt_signature public_key|HMAC-SHA1 hex (key SHA-1 of the private key) of bt_payload; secret public_key:private_key; answers bt_challenge", "", 0, newBraintree), signBraintree),
+			nil, http.MethodPost, http.MethodGet), braintreeChallenge),
+		signing(codePreset("contentful", "x-contentful-signature: HMAC-SHA256 hex over METHOD, path, signed headers and body, x-contentful-timestamp (ms) within 30s", "", 30*time.Second, newContentful), signContentful),
+		with(signing(codePreset("mandrill", "Mailchimp Transactional X-Mandrill-Signature: HMAC-SHA1 base64 over URL + sorted form params; answers the HEAD check", "", 0, newMandrill), signMandrill),
+			headOK, http.MethodPost, http.MethodHead),
+		challenging(idSigned(codePreset("sns", "Amazon SNS: RSA (SignatureVersion 1 SHA-1, 2 SHA-256) over the canonical message, certificate from an https sns.<region>.amazonaws.com URL; secret = allowed topic ARNs; confirms subscriptions with confirm_subscription", "body MessageId", 0, newSNS)), snsSubscription),
+		with(signing(codePreset("msgraph", "Microsoft Graph change notifications: every value[].clientState equals the secret (no signature); answers ?validationToken=", "", 0, newMSGraph), signMSGraph),
+			graphValidation, http.MethodPost),
 
 		// Shipping, commerce, scheduling and social
 		schemePreset("aftership", "aftership-hmac-sha256 (as-signature-hmac-sha256 for Returns, Warranty): HMAC-SHA256 base64 of the body", 0,

@@ -119,6 +119,9 @@ type Config struct {
 	// route in it (Asana); other presets ignore them.
 	Store SecretStore
 	Route string
+	// HTTPClient fetches what a scheme needs from the provider (SNS's
+	// signing certificates); nil means a client with a 10 s timeout.
+	HTTPClient *http.Client
 }
 
 func (c Config) now() time.Time {
@@ -269,3 +272,5 @@ func SignsURL(v Verifier) bool {
 	u, ok := v.(interface{ signsURL() bool })
 	return ok && u.signsURL()
 }
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

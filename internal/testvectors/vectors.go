@@ -58,6 +58,13 @@ type Case struct {
 	Tamper func(c *Case)
 	// WrongKeys are keys that must not verify it.
 	WrongSecrets, WrongPublicKeys []string
+	// SignatureInBody marks schemes whose signature travels in the body
+	// (Mailgun, Adyen, Braintree, SNS): the header check passes them, and
+	// StripSignature removes it for the "missing signature" mutation.
+	SignatureInBody bool
+	StripSignature  func(c *Case)
+	// HTTPClient fetches what the scheme needs (SNS's certificates).
+	HTTPClient *http.Client
 }
 
 // Clone copies a case deeply enough to mutate it.
@@ -397,7 +404,8 @@ var Builders = map[string]builder{
 		})
 		return Case{Provider: "mailgun", Source: "Mailgun docs securing-webhooks: hex HMAC-SHA256 over timestamp+token", Secrets: []string{"mg-signing-key"}, Now: now,
 			Method: "POST", URL: base + "/p/mailgun", Header: hdr("Content-Type", "application/json"), Body: body, ID: token, Event: "delivered",
-			BodyUnsigned: true,
+			BodyUnsigned: true, SignatureInBody: true,
+			StripSignature: func(c *Case) { c.Body = []byte(`{"event-data":{"event":"delivered"}}`) },
 			Tamper: func(c *Case) {
 				c.Body = []byte(strings.Replace(string(c.Body), token, token[:len(token)-1]+"b", 1))
 			}}
