@@ -155,6 +155,16 @@ type Handler struct {
 	// wrongly-methoded (405) requests are still refused.
 	Shadow bool `json:"shadow,omitempty"`
 
+	// Handshake says who answers a provider's signed challenges (Slack's
+	// url_verification, Zoom's endpoint.url_validation, Twitch's callback
+	// verification, Discord's PING, SNS's subscription): `gateway`
+	// (default) once they verify, or `app`. Unsigned ones are always
+	// answered here. See handshake.go.
+	Handshake string `json:"handshake,omitempty"`
+	// ConfirmSubscription lets the gateway confirm an SNS subscription.
+	ConfirmSubscription bool `json:"confirm_subscription,omitempty"`
+
+	secrets    []string
 	preset     *verify.Preset
 	verifier   verify.Verifier
 	signsURL   bool
@@ -210,6 +220,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Secrets:    secrets,
 		PublicKeys: publicKeys,
 		Tolerance:  time.Duration(h.Tolerance),
+		Store:      handshakeSecrets,
+		Route:      h.Name,
 		Generic: verify.Generic{
 			Header:          h.Header,
 			Algorithm:       h.Algorithm,
@@ -224,6 +236,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("route %s: %w", h.Name, err)
 	}
+	h.secrets = secrets
 	h.signsURL = verify.SignsURL(h.verifier)
 	if h.URL != "" && !h.signsURL {
 		h.logger.Warn("url is set but this provider does not sign the URL; it is ignored",
@@ -300,6 +313,9 @@ func (h *Handler) Validate() error {
 	}
 	if h.BodyTimeout < 0 {
 		return fmt.Errorf("route %s: body_timeout must not be negative", h.Name)
+	}
+	if h.Handshake != "" && h.Handshake != handshakeGateway && h.Handshake != handshakeApp {
+		return fmt.Errorf("route %s: handshake must be gateway or app", h.Name)
 	}
 	if h.Provider != "hmac" {
 		for _, f := range []struct{ name, value string }{
@@ -378,6 +394,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if h.signsURL {
 		req.URL = h.publicURL(r, repl)
 	}
+	if done, err := h.challenge(w, r, &req, verify.BeforeVerify, verify.Delivery{}); done {
+		return err
+	}
 	start := time.Now()
 	delivery, err := h.verifier.Verify(&req)
 	h.metrics.verifyDuration.Observe(time.Since(start).Seconds())
@@ -401,6 +420,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	h.metrics.count(resultVerified)
 	repl.Set("http.webhook.verified", true)
+	if done, err := h.challenge(w, r, &req, verify.AfterVerify, delivery); done {
+		return err
+	}
 	return h.deliver(w, r, repl, delivery, body, next)
 }
 

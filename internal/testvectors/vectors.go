@@ -373,7 +373,7 @@ var Builders = map[string]builder{
 			Body: []byte(body), SignatureHeaders: []string{"X-Twilio-Signature"}}
 	},
 	"discord": func(now time.Time, base string) Case {
-		body := `{"type":1,"id":"int-1"}`
+		body := `{"type":2,"id":"int-1"}`
 		t := unix(now)
 		return Case{Provider: "discord", Source: "discord-interactions-js verifyKey: hex Ed25519 over timestamp+body (stdlib Ed25519)",
 			PublicKeys: []string{hex.EncodeToString(discordKey.Public().(ed25519.PublicKey))}, Now: now, Method: "POST", URL: base + "/p/discord",
