@@ -109,6 +109,13 @@ func init() {
 		with(signing(codePreset("msgraph", "Microsoft Graph change notifications: every value[].clientState equals the secret (no signature); answers ?validationToken=", "", 0, newMSGraph), signMSGraph),
 			graphValidation, http.MethodPost),
 
+		schemePreset("adyenplatform", "Adyen platform and management webhooks: HmacSignature header, HMAC-SHA256 base64 of the body (hex key)", 0,
+			Scheme{SignatureHeaders: []string{"HmacSignature"}, Encoding: Base64, SecretFormat: SecretHex}, "adyen_platform"),
+		schemePreset("tiktok", "TikTok-Signature t=<unix>,s=<hex>: HMAC-SHA256 over {t}.{body} (client secret)", 0,
+			Scheme{SignatureHeaders: []string{"TikTok-Signature"}, Format: KeyValueList(',', "t", "s"), Signed: "{timestamp}.{body}"}),
+		schemePreset("easypost", "X-Hmac-Signature hmac-sha256-hex=: HMAC-SHA256 hex of the body (NFKD-normalised secret)", 0,
+			ids(Scheme{SignatureHeaders: []string{"X-Hmac-Signature"}, Prefix: "hmac-sha256-hex=", SecretFormat: SecretNFKD}, "body.id", "body.description")),
+
 		// Shipping, commerce, scheduling and social
 		schemePreset("aftership", "aftership-hmac-sha256 (as-signature-hmac-sha256 for Returns, Warranty): HMAC-SHA256 base64 of the body", 0,
 			ids(Scheme{SignatureHeaders: []string{"Aftership-Hmac-Sha256", "As-Signature-Hmac-Sha256"}, Encoding: Base64}, "", "body.event")),

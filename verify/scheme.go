@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Algorithm is the hash an HMAC is built on.
@@ -85,12 +87,17 @@ const (
 	SecretBase64
 	// SecretHex hex-decodes the secret (Adyen's HMAC keys).
 	SecretHex
+	// SecretNFKD uses the secret's bytes after Unicode NFKD normalisation,
+	// as EasyPost's clients do.
+	SecretNFKD
 )
 
 func (f SecretFormat) key(secret string) ([]byte, error) {
 	switch f {
 	case SecretRaw:
 		return []byte(secret), nil
+	case SecretNFKD:
+		return []byte(norm.NFKD.String(secret)), nil
 	case SecretHex:
 		key, err := hex.DecodeString(strings.TrimSpace(secret))
 		if err != nil || len(key) == 0 {

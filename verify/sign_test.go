@@ -24,7 +24,7 @@ func secretFor(p *Preset) string {
 		return "hook-user:hook-pass"
 	case "teams":
 		return "c2lnbi1zZWNyZXQtdGVhbXM="
-	case "adyen":
+	case "adyen", "adyenplatform":
 		return "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"
 	case "braintree":
 		return "sign-public:sign-private"

@@ -80,6 +80,14 @@ func (s spec) build(now time.Time, base string) Case {
 // url reports whether the spec signs body+URL (Trello).
 func (s spec) url() bool { return s.provider == "trello" }
 
+func mustHex(s string) []byte {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
 func prefixed(p string) func(ts, sig string) string {
 	return func(_, sig string) string { return p + sig }
 }
@@ -191,6 +199,16 @@ var specs = []spec{
 	{provider: "customerio", source: "Customer.io: hex HMAC-SHA256 of v0:{X-CIO-Timestamp}:{body} in X-CIO-Signature (3P, consistent)",
 		secret: "cio-signing-key", hash: sha256.New, sigHeader: "X-CIO-Signature", tsHeader: "X-CIO-Timestamp", ts: secondsTS, signed: versioned("v0"),
 		body: `{"event_id":"cio-1","metric":"delivered"}`},
+	{provider: "adyenplatform", source: "@adyen/api-library HmacValidator.validateHMACSignature: base64 HMAC-SHA256 of the body, hex-decoded key, in HmacSignature",
+		secret: "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056", key: mustHex("44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"),
+		hash: sha256.New, base64: true, sigHeader: "HmacSignature", body: `{"data":{"balancePlatform":"YOUR_BALANCE_PLATFORM"},"type":"balancePlatform.accountHolder.created"}`,
+		wrong: []string{"AB"}},
+	{provider: "tiktok", source: "TikTok docs, webhooks verification: TikTok-Signature t=<unix>,s=<hex HMAC-SHA256 of t.body>",
+		secret: "tiktok-client-secret", hash: sha256.New, sigHeader: "TikTok-Signature", ts: secondsTS, signed: joined("."),
+		value: func(ts, sig string) string { return "t=" + ts + ",s=" + sig }, body: `{"client_key":"ck","event":"authorization.removed","create_time":1750000000}`},
+	{provider: "easypost", source: "EasyPost: X-Hmac-Signature hmac-sha256-hex=<hex HMAC-SHA256 of the body>, NFKD secret (3P, consistent)",
+		secret: "easypost-ﬁ-secret", key: []byte("easypost-fi-secret"), hash: sha256.New, sigHeader: "X-Hmac-Signature", value: prefixed("hmac-sha256-hex="),
+		body: `{"id":"evt_ep_1","description":"tracker.updated"}`, id: "evt_ep_1", event: "tracker.updated"},
 	{provider: "asana", source: "Asana docs, webhooks: hex HMAC-SHA256 of the body in X-Hook-Signature, keyed with the handshake's X-Hook-Secret",
 		secret: "asana-x-hook-secret", hash: sha256.New, sigHeader: "X-Hook-Signature", body: `{"events":[{"action":"changed","resource":{"gid":"1"}}]}`},
 }
