@@ -45,7 +45,8 @@ func TestPublishedVectors(t *testing.T) {
 			// and the same bytes with one flipped do not
 			bad := c.Clone()
 			bad.Body = append(bad.Body, ' ')
-			if c.Provider != "mailgun" {
+			// Mailgun signs no body bytes; Adyen signs fields, not whitespace.
+			if c.Provider != "mailgun" && c.Provider != "adyen" {
 				if _, err := verifyCase(t, bad, c.Now); err == nil {
 					t.Fatalf("a changed body passed")
 				}
