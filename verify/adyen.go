@@ -131,6 +131,18 @@ func signAdyen(o SignOptions, out *Signed) error {
 	if err != nil {
 		return errors.New("adyen: the HMAC key must be hex")
 	}
+	body := o.Body
+	if _, err := parseAdyen(body); err != nil {
+		// Not a notification: send a minimal test one instead.
+		event := o.Event
+		if event == "" {
+			event = "AUTHORISATION"
+		}
+		body, _ = json.Marshal(map[string]any{"live": "false", "notificationItems": []any{map[string]any{"NotificationRequestItem": map[string]any{
+			"pspReference": strings.ReplaceAll(o.ID, "-", ""), "merchantAccountCode": "TestMerchant", "merchantReference": "webhook-test",
+			"amount": map[string]any{"value": 0, "currency": "EUR"}, "eventCode": event, "success": "true", "additionalData": map[string]any{}}}}})
+	}
+	o.Body = body
 	var doc map[string]any
 	dec := json.NewDecoder(bytes.NewReader(o.Body))
 	dec.UseNumber()
