@@ -162,9 +162,7 @@ func signAdyen(o SignOptions, out *Signed) error {
 			add = map[string]any{}
 			item["additionalData"] = add
 		}
-		m := newMACKey(SHA256, key).pool.Get().(*macState)
-		m.writeString(it.signedData())
-		add["hmacSignature"] = base64.StdEncoding.EncodeToString(m.h.Sum(nil))
+		add["hmacSignature"] = base64.StdEncoding.EncodeToString(macOnce(SHA256, key, it.signedData()))
 	}
 	out.Body, err = json.Marshal(doc)
 	return err

@@ -33,11 +33,7 @@ const (
 )
 
 func newContentful(cfg Config) (Verifier, error) {
-	v := &contentfulVerifier{tolerance: cfg.Tolerance, now: cfg.now}
-	for _, s := range cfg.Secrets {
-		v.keys = append(v.keys, newMACKey(SHA256, []byte(s)))
-	}
-	return v, nil
+	return &contentfulVerifier{keys: macKeys(SHA256, cfg.Secrets), tolerance: cfg.Tolerance, now: cfg.now}, nil
 }
 
 func (v *contentfulVerifier) signsURL() bool { return true }
@@ -166,9 +162,7 @@ func signContentful(o SignOptions, out *Signed) error {
 		name, _, _ := strings.Cut(pair, ":")
 		signed = append(signed, name)
 	}
-	m := newMACKey(SHA256, []byte(o.Secret)).pool.Get().(*macState)
-	m.writeString(canonical)
-	out.Header.Set(contentfulSignature, Hex.encode(m.h.Sum(nil)))
+	out.Header.Set(contentfulSignature, Hex.encode(macOnce(SHA256, []byte(o.Secret), canonical)))
 	out.Header.Set(contentfulSignedHeaders, strings.Join(signed, ","))
 	out.Header.Set(contentfulTimestamp, ts)
 	return nil

@@ -19,11 +19,7 @@ type mandrillVerifier struct {
 }
 
 func newMandrill(cfg Config) (Verifier, error) {
-	v := &mandrillVerifier{}
-	for _, s := range cfg.Secrets {
-		v.keys = append(v.keys, newMACKey(SHA1, []byte(s)))
-	}
-	return v, nil
+	return &mandrillVerifier{keys: macKeys(SHA1, cfg.Secrets)}, nil
 }
 
 func (v *mandrillVerifier) signsURL() bool { return true }
@@ -101,9 +97,7 @@ func signMandrill(o SignOptions, out *Signed) error {
 	if err != nil {
 		return err
 	}
-	m := newMACKey(SHA1, []byte(o.Secret)).pool.Get().(*macState)
-	m.writeString(o.URL + params)
-	out.Header.Set("X-Mandrill-Signature", Base64.encode(m.h.Sum(nil)))
+	out.Header.Set("X-Mandrill-Signature", Base64.encode(macOnce(SHA1, []byte(o.Secret), o.URL, params)))
 	out.Body = body
 	return nil
 }

@@ -314,6 +314,24 @@ type macState struct {
 	sum     [sha512.Size]byte
 }
 
+// macKeys keys an HMAC with each secret's bytes.
+func macKeys(alg Algorithm, secrets []string) []*macKey {
+	keys := make([]*macKey, len(secrets))
+	for i, s := range secrets {
+		keys[i] = newMACKey(alg, []byte(s))
+	}
+	return keys
+}
+
+// macOnce is the MAC of parts under key, for signing test deliveries.
+func macOnce(alg Algorithm, key []byte, parts ...string) []byte {
+	m := hmac.New(alg.hash(), key)
+	for _, p := range parts {
+		m.Write([]byte(p))
+	}
+	return m.Sum(nil)
+}
+
 func newMACKey(alg Algorithm, key []byte) *macKey {
 	k := &macKey{}
 	k.pool.New = func() any { return &macState{h: hmac.New(alg.hash(), key)} }
