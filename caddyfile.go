@@ -80,6 +80,7 @@ func uniqueRouteName(state map[string]any, matcher, provider string) string {
 //		body_timeout <duration>
 //		url         <template>
 //		enforce     on|off
+//		handshake   gateway|app [confirm_subscription]
 //
 //		# generic scheme (provider hmac)
 //		header           <field>
@@ -195,6 +196,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case "retry":
 			if err := h.unmarshalRetry(d); err != nil {
+				return err
+			}
+		case "handshake":
+			if err := h.unmarshalHandshake(d); err != nil {
 				return err
 			}
 		case "url", "name", "header", "algorithm", "encoding", "prefix", "signed", "timestamp_header", "timestamp_format", "id_header":

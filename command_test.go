@@ -115,6 +115,12 @@ func secretForCLI(provider string) string {
 		return "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 	case "postmark", "pipedrive":
 		return "u:p"
+	case "adyen", "adyenplatform":
+		return "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"
+	case "braintree":
+		return "cli_public:cli_private"
+	case "teams":
+		return "Y2xpLXRlYW1zLXRva2Vu"
 	}
 	return "cli-" + provider
 }

@@ -161,6 +161,16 @@ type Handler struct {
 	// wrongly-methoded (405) requests are still refused.
 	Shadow bool `json:"shadow,omitempty"`
 
+	// Handshake says who answers a provider's signed challenges (Slack's
+	// url_verification, Zoom's endpoint.url_validation, Twitch's callback
+	// verification, Discord's PING, SNS's subscription): `gateway`
+	// (default) once they verify, or `app`. Unsigned ones are always
+	// answered here. See handshake.go.
+	Handshake string `json:"handshake,omitempty"`
+	// ConfirmSubscription lets the gateway confirm an SNS subscription.
+	ConfirmSubscription bool `json:"confirm_subscription,omitempty"`
+
+	secrets    []string
 	preset     *verify.Preset
 	app        *App
 	bodyLimits bodyLimits
@@ -221,6 +231,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Secrets:    secrets,
 		PublicKeys: publicKeys,
 		Tolerance:  time.Duration(h.Tolerance),
+		Store:      handshakeSecrets,
+		Route:      h.Name,
 		Generic: verify.Generic{
 			Header:          h.Header,
 			Algorithm:       h.Algorithm,
@@ -235,6 +247,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("route %s: %w", h.Name, err)
 	}
+	h.secrets = secrets
 	h.signsURL = verify.SignsURL(h.verifier)
 	if h.URL != "" && !h.signsURL {
 		h.logger.Warn("url is set but this provider does not sign the URL; it is ignored",
@@ -327,6 +340,9 @@ func (h *Handler) Validate() error {
 	if h.BodyTimeout < 0 {
 		return fmt.Errorf("route %s: body_timeout must not be negative", h.Name)
 	}
+	if h.Handshake != "" && h.Handshake != handshakeGateway && h.Handshake != handshakeApp {
+		return fmt.Errorf("route %s: handshake must be gateway or app", h.Name)
+	}
 	if h.Provider != "hmac" {
 		for _, f := range []struct{ name, value string }{
 			{"header", h.Header}, {"algorithm", h.Algorithm}, {"encoding", h.Encoding}, {"prefix", h.Prefix},
@@ -385,11 +401,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	// A request whose signature cannot be right from its headers alone is
 	// refused before its body is read: unsigned floods cost no memory.
-	// Presets with unsigned handshakes read a little of it to look for one.
+	// Presets with unsigned handshakes or challenges read a little of it
+	// to look for one.
 	limits := h.bodyLimits
 	headerErr := verify.CheckHeaders(h.verifier, r.Header)
 	switch {
-	case headerErr != nil && h.preset.Handshake == nil:
+	case headerErr != nil && h.preset.Handshake == nil && !h.preset.HasChallenge():
 		return h.refuseUnread(w, r, repl, next, headerErr)
 	case headerErr != nil && !h.Shadow:
 		limits.max = min(limits.max, maxHandshakeBody)
@@ -409,6 +426,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if h.signsURL {
 		req.URL = h.publicURL(r, repl)
+	}
+	if done, err := h.challenge(w, r, &req, verify.BeforeVerify, verify.Delivery{}); done {
+		return err
 	}
 	start := time.Now()
 	delivery, err := h.verifier.Verify(&req)
@@ -433,6 +453,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	h.metrics.count(resultVerified)
 	repl.Set("http.webhook.verified", true)
+	if done, err := h.challenge(w, r, &req, verify.AfterVerify, delivery); done {
+		return err
+	}
 	return h.deliver(w, r, repl, delivery, body, next)
 }
 

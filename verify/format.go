@@ -204,6 +204,8 @@ const (
 	UnixSeconds TimeFormat = iota
 	UnixMillis
 	RFC3339
+	// ISO8601 is RFC 3339, where a time without a zone is UTC (Orb).
+	ISO8601
 )
 
 // ParseTimeFormat maps the Caddyfile words to a TimeFormat.
@@ -235,6 +237,12 @@ func (f TimeFormat) parse(s string) (time.Time, bool) {
 		return time.Unix(n, 0), true
 	case RFC3339:
 		t, err := time.Parse(time.RFC3339Nano, s)
+		return t, err == nil
+	case ISO8601:
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return t, true
+		}
+		t, err := time.Parse("2006-01-02T15:04:05.999999999", s)
 		return t, err == nil
 	}
 	return time.Time{}, false

@@ -168,7 +168,7 @@ func FuzzVerify(f *testing.F) {
 	f.Fuzz(func(t *testing.T, sig string, body []byte) {
 		for _, c := range cases {
 			p, _ := Lookup(c.Provider)
-			v, err := p.New(Config{Secrets: c.Secrets, PublicKeys: c.PublicKeys, Now: func() time.Time { return c.Now }})
+			v, err := p.New(Config{Secrets: c.Secrets, PublicKeys: c.PublicKeys, Now: func() time.Time { return c.Now }, HTTPClient: c.HTTPClient})
 			if err != nil {
 				t.Fatalf("%s: %v", c.Name, err)
 			}
@@ -223,5 +223,61 @@ func FuzzProviderParsers(f *testing.F) {
 				t.Fatalf("%v.parse(%q) gave an empty key", k, s)
 			}
 		}
+	})
+}
+
+// FuzzBodyAndCanonicalParsers covers the parsers of issue 16's code
+// presets: the Adyen notification body, the SNS message and its canonical
+// string, Mandrill's sorted params, Braintree's form, Contentful's path
+// normalisation and the Microsoft Graph body. None may panic, and what
+// they produce must be self-consistent.
+func FuzzBodyAndCanonicalParsers(f *testing.F) {
+	for _, s := range []string{
+		`{"notificationItems":[{"NotificationRequestItem":{"pspReference":"1","amount":{"value":1,"currency":"EUR"},"success":true}}]}`,
+		`{"notificationItems":[{}]}`, `{"notificationItems":null}`,
+		`{"Type":"Notification","Message":"m","MessageId":"i","Timestamp":"t","TopicArn":"a","Subject":null}`,
+		`{"Type":"SubscriptionConfirmation","Token":"t","SubscribeURL":"https://sns.us-east-1.amazonaws.com/"}`,
+		"mandrill_events=%5B%5D&b=2&a=1&a=3", "bt_signature=a%7Cb%26c%7Cd&bt_payload=AA%3D%3D%0A",
+		"/p?x=1?y=2", "/p?%zz", `{"value":[{"clientState":null}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if items, err := parseAdyen(body); err == nil {
+			if len(items) == 0 {
+				t.Fatalf("parseAdyen accepted %q with no items", body)
+			}
+			for _, it := range items {
+				if got := strings.Count(it.signedData(), ":"); got < 7 {
+					t.Fatalf("signed data of %q has %d separators", body, got)
+				}
+			}
+		}
+		if m, err := parseSNS(body); err == nil {
+			if c, err := snsCanonical(m); err == nil && !strings.HasSuffix(c, "Type\n"+m.Type+"\n") {
+				t.Fatalf("canonical string of %q does not end with the type: %q", body, c)
+			}
+		}
+		if params, err := mandrillParams(body); err == nil {
+			form, _ := url.ParseQuery(string(body))
+			for name := range form {
+				if !strings.Contains(params, name) {
+					t.Fatalf("mandrillParams(%q) lost %q", body, name)
+				}
+			}
+		}
+		if pairs, _, err := parseBraintree(body); err == nil {
+			for _, p := range pairs {
+				if strings.Contains(p[0], "&") {
+					t.Fatalf("parseBraintree(%q) kept a separator in %q", body, p[0])
+				}
+			}
+		}
+		if p := contentfulPath(string(body)); strings.ContainsAny(p, " \"<>\\^`{|}") {
+			t.Fatalf("contentfulPath(%q) = %q is not encoded", body, p)
+		}
+		(&msgraphVerifier{secrets: []string{"s"}}).Verify(&Request{Body: body})
+		(&adyenVerifier{}).Verify(&Request{Body: body})
+		_ = SNSURLAllowed(string(body), true)
 	})
 }

@@ -21,11 +21,7 @@ type mailgunVerifier struct {
 }
 
 func newMailgun(cfg Config) (Verifier, error) {
-	v := &mailgunVerifier{tolerance: cfg.Tolerance, now: cfg.now}
-	for _, s := range cfg.Secrets {
-		v.keys = append(v.keys, newMACKey(SHA256, []byte(s)))
-	}
-	return v, nil
+	return &mailgunVerifier{keys: macKeys(SHA256, cfg.Secrets), tolerance: cfg.Tolerance, now: cfg.now}, nil
 }
 
 type mailgunBody struct {

@@ -18,11 +18,7 @@ type netlifyVerifier struct {
 }
 
 func newNetlify(cfg Config) (Verifier, error) {
-	v := &netlifyVerifier{}
-	for _, s := range cfg.Secrets {
-		v.keys = append(v.keys, newMACKey(SHA256, []byte(s)))
-	}
-	return v, nil
+	return &netlifyVerifier{keys: macKeys(SHA256, cfg.Secrets)}, nil
 }
 
 // splitJWS splits a compact JWS and checks its header says HS256.

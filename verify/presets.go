@@ -98,6 +98,10 @@ func ids(s Scheme, id, event string) Scheme {
 	return s
 }
 
+// sanityMinimumTimestamp is @sanity/webhook's MINIMUM_TIMESTAMP
+// (2021-01-01): an earlier t is not a millisecond timestamp.
+var sanityMinimumTimestamp = time.UnixMilli(1609459200000)
+
 const (
 	fiveMinutes = 5 * time.Minute
 	tenMinutes  = 10 * time.Minute
@@ -145,9 +149,9 @@ func init() {
 			ids(Scheme{SignatureHeaders: []string{"Stripe-Signature"}, Format: KeyValueList(',', "t", "v1"), Signed: "{timestamp}.{body}"},
 				"body.id", "body.type")),
 
-		schemePreset("slack", "X-Slack-Signature v0= HMAC-SHA256 hex over v0:{timestamp}:{body}", fiveMinutes,
+		challenging(schemePreset("slack", "X-Slack-Signature v0= HMAC-SHA256 hex over v0:{timestamp}:{body}; answers url_verification", fiveMinutes,
 			ids(Scheme{SignatureHeaders: []string{"X-Slack-Signature"}, Prefix: "v0=", Signed: "v0:{timestamp}:{body}", TimestampHeaders: []string{"X-Slack-Request-Timestamp"}},
-				"body.event_id", "body.type")),
+				"body.event_id", "body.type")), slackURLVerification),
 
 		schemePreset("shopify", "X-Shopify-Hmac-Sha256: HMAC-SHA256 base64 of the body", 0,
 			ids(Scheme{SignatureHeaders: []string{"X-Shopify-Hmac-Sha256", "Shopify-Hmac-Sha256"}, Encoding: Base64},
@@ -155,7 +159,7 @@ func init() {
 
 		&Preset{
 			Name:       "standard",
-			Aliases:    []string{"svix", "clerk", "resend", "openai", "replicate"},
+			Aliases:    []string{"svix", "clerk", "resend", "openai", "replicate", "lithic"},
 			Summary:    "Standard Webhooks / Svix: webhook-signature v1,<base64> HMAC-SHA256 (whsec_ secret) or v1a Ed25519 (whpk_ key) over {id}.{timestamp}.{body}",
 			Tolerance:  fiveMinutes,
 			KeyKind:    SecretOrPublicKey,
@@ -217,8 +221,12 @@ func init() {
 				"X-Forgejo-Delivery X-Gitea-Delivery", "X-Forgejo-Event X-Gitea-Event")),
 		schemePreset("jira", "Jira admin webhooks: X-Hub-Signature sha256= HMAC-SHA256 hex of the body", 0,
 			ids(bodyHMAC("X-Hub-Signature", SHA256, Hex, "sha256="), "X-Atlassian-Webhook-Identifier", "body.webhookEvent")),
-		schemePreset("linear", "Linear-Signature: HMAC-SHA256 hex of the body; webhookTimestamp (ms) within 60s", time.Minute,
-			ids(Scheme{SignatureHeaders: []string{"Linear-Signature"}, TimestampHeaders: []string{"Linear-Timestamp"}, TimestampField: "webhookTimestamp", TimestampFormat: UnixMillis},
+		// Linear signs only the body: its webhookTimestamp field is the one
+		// timestamp a replay cannot change. The Linear-Timestamp header is
+		// unsigned and never read, or a captured delivery could be resent
+		// forever with a fresh one.
+		schemePreset("linear", "Linear-Signature: HMAC-SHA256 hex of the body; the signed webhookTimestamp body field (ms) within 60s", time.Minute,
+			ids(Scheme{SignatureHeaders: []string{"Linear-Signature"}, TimestampField: "webhookTimestamp", TimestampFormat: UnixMillis},
 				"Linear-Delivery", "Linear-Event")),
 		schemePreset("sentry", "Sentry-Hook-Signature: HMAC-SHA256 hex of the body", 0,
 			ids(bodyHMAC("Sentry-Hook-Signature", SHA256, Hex, ""), "Request-ID", "Sentry-Hook-Resource")),
@@ -231,7 +239,7 @@ func init() {
 			Scheme{SignatureHeaders: []string{"X-PagerDuty-Signature"}, Format: KeyValueList(',', "", "v1")}),
 		schemePreset("sanity", "sanity-webhook-signature t=<ms>,v1=<base64url> over {t}.{body}", 0,
 			ids(Scheme{SignatureHeaders: []string{"Sanity-Webhook-Signature"}, Encoding: Base64URL, Format: KeyValueList(',', "t", "v1"),
-				Signed: "{timestamp}.{body}", TimestampFormat: UnixMillis}, "Idempotency-Key", "")),
+				Signed: "{timestamp}.{body}", TimestampFormat: UnixMillis, NotBefore: sanityMinimumTimestamp}, "Idempotency-Key", "")),
 
 		// Payments and commerce
 		schemePreset("paddle", "Paddle-Signature ts=;h1=: HMAC-SHA256 hex over {ts}:{body}", 5*time.Second,
@@ -254,12 +262,12 @@ func init() {
 		// Messaging, email and communication
 		with(signing(codePreset("twilio", "X-Twilio-Signature: HMAC-SHA1 base64 over the URL + sorted form params (or the URL with bodySHA256)", "I-Twilio-Idempotency-Token", 0, newTwilio), signTwilio),
 			nil, http.MethodPost, http.MethodGet),
-		schemePreset("zoom", "x-zm-signature v0= HMAC-SHA256 hex over v0:{timestamp}:{body}", fiveMinutes,
+		challenging(schemePreset("zoom", "x-zm-signature v0= HMAC-SHA256 hex over v0:{timestamp}:{body}; answers endpoint.url_validation", fiveMinutes,
 			ids(Scheme{SignatureHeaders: []string{"X-Zm-Signature"}, Prefix: "v0=", Signed: "v0:{timestamp}:{body}", TimestampHeaders: []string{"X-Zm-Request-Timestamp"}},
-				"", "body.event")),
-		schemePreset("discord", "X-Signature-Ed25519: Ed25519 (hex public_key) over {timestamp}{body}", 0,
+				"", "body.event")), zoomURLValidation),
+		challenging(schemePreset("discord", "X-Signature-Ed25519: Ed25519 (hex public_key) over {timestamp}{body}; answers PING", 0,
 			ids(Scheme{SignatureHeaders: []string{"X-Signature-Ed25519"}, Signed: "{timestamp}{body}", TimestampHeaders: []string{"X-Signature-Timestamp"}, PublicKey: Ed25519Hex},
-				"body.id", "")),
+				"body.id", "")), discordPing),
 		schemePreset("sendgrid", "X-Twilio-Email-Event-Webhook-Signature: ECDSA P-256 (base64 public_key) over {timestamp}{body}", 0,
 			Scheme{SignatureHeaders: []string{"X-Twilio-Email-Event-Webhook-Signature"}, Encoding: Base64, Signed: "{timestamp}{body}",
 				TimestampHeaders: []string{"X-Twilio-Email-Event-Webhook-Timestamp"}, PublicKey: ECDSAP256}),
@@ -268,17 +276,16 @@ func init() {
 		signing(codePreset("pipedrive", "HTTP basic auth user:password (no signature)", "", 0, newBasicAuth), signToken("Authorization", basicCredentials, "", "", "")),
 		schemePreset("intercom", "X-Hub-Signature sha1= HMAC-SHA1 hex of the body", 0,
 			ids(bodyHMAC("X-Hub-Signature", SHA1, Hex, "sha1="), "body.id", "body.topic")),
-		schemePreset("hubspot", "X-HubSpot-Signature-v3: HMAC-SHA256 base64 over {method}{url}{body}{timestamp ms}", fiveMinutes,
-			Scheme{SignatureHeaders: []string{"X-HubSpot-Signature-v3"}, Encoding: Base64, Signed: "{method}{url}{body}{timestamp}",
-				TimestampHeaders: []string{"X-HubSpot-Request-Timestamp"}, TimestampFormat: UnixMillis, URLTransform: hubspotURI}),
+		signing(codePreset("hubspot", "X-HubSpot-Signature-v3: HMAC-SHA256 base64 over {method}{url}{body}{timestamp ms}; without it, v1/v2 X-HubSpot-Signature (hex SHA-256 of secret+body, secret+method+url+body)", "", fiveMinutes, newHubSpot),
+			hubspotScheme.signer()),
 		with(schemePreset("meta", "Meta (WhatsApp, Facebook, Instagram) X-Hub-Signature-256 sha256= HMAC-SHA256 hex of the body; answers the hub.challenge GET", 0,
 			Scheme{SignatureHeaders: []string{"X-Hub-Signature-256"}, Prefix: "sha256=",
 				Fallback: &Scheme{SignatureHeaders: []string{"X-Hub-Signature"}, Algorithm: SHA1, Prefix: "sha1="}}),
 			echoQuery("hub.challenge", func(q url.Values) bool { return q.Get("hub.mode") == "subscribe" }), http.MethodPost, http.MethodGet),
-		schemePreset("twitch", "Twitch-Eventsub-Message-Signature sha256= HMAC-SHA256 hex over {id}{timestamp}{body}", tenMinutes,
+		challenging(schemePreset("twitch", "Twitch-Eventsub-Message-Signature sha256= HMAC-SHA256 hex over {id}{timestamp}{body}; answers webhook_callback_verification", tenMinutes,
 			ids(Scheme{SignatureHeaders: []string{"Twitch-Eventsub-Message-Signature"}, Prefix: "sha256=", Signed: "{id}{timestamp}{body}",
 				TimestampHeaders: []string{"Twitch-Eventsub-Message-Timestamp"}, TimestampFormat: RFC3339},
-				"Twitch-Eventsub-Message-Id", "Twitch-Eventsub-Subscription-Type")),
+				"Twitch-Eventsub-Message-Id", "Twitch-Eventsub-Subscription-Type")), twitchCallbackVerification),
 
 		// Forms, scheduling, content and data
 		schemePreset("typeform", "Typeform-Signature sha256= HMAC-SHA256 base64 of the body", 0,
@@ -299,7 +306,8 @@ func init() {
 			ids(Scheme{SignatureHeaders: docusignHeaders(), AllSignatureHeaders: true, Encoding: Base64}, "", "body.event")),
 		schemePreset("box", "BOX-SIGNATURE-PRIMARY/-SECONDARY: HMAC-SHA256 base64 over {body}{BOX-DELIVERY-TIMESTAMP}", tenMinutes,
 			ids(Scheme{SignatureHeaders: []string{"Box-Signature-Primary", "Box-Signature-Secondary"}, AllSignatureHeaders: true, Encoding: Base64,
-				Signed: "{body}{timestamp}", TimestampHeaders: []string{"Box-Delivery-Timestamp"}, TimestampFormat: RFC3339},
+				Signed: "{body}{timestamp}", TimestampHeaders: []string{"Box-Delivery-Timestamp"}, TimestampFormat: RFC3339,
+				FixedHeaders: map[string]string{"Box-Signature-Version": "1", "Box-Signature-Algorithm": "HmacSHA256"}},
 				"body.id", "body.trigger")),
 		with(schemePreset("dropbox", "X-Dropbox-Signature: HMAC-SHA256 hex of the body; answers the ?challenge= GET", 0,
 			bodyHMAC("X-Dropbox-Signature", SHA256, Hex, "")),

@@ -31,6 +31,8 @@ const (
 	// ECDSAP256 keys are base64 DER SubjectPublicKeyInfo, or PEM, and
 	// signatures are DER over SHA-256 of the message (SendGrid).
 	ECDSAP256
+	// Ed25519Base64 keys are the base64 of 32 bytes (Telnyx).
+	Ed25519Base64
 )
 
 type publicKey struct {
@@ -43,7 +45,7 @@ var errKeyFormat = errors.New("is not a key of the expected format")
 func (k PublicKeyKind) parse(raw string) (publicKey, error) {
 	raw = strings.TrimSpace(raw)
 	switch k {
-	case Ed25519Hex, Ed25519Whpk:
+	case Ed25519Hex, Ed25519Whpk, Ed25519Base64:
 		var b []byte
 		var err error
 		if k == Ed25519Hex {

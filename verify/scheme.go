@@ -3,10 +3,12 @@ package verify
 import (
 	"bytes"
 	"crypto/hmac"
+	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"hash"
 	"mime"
@@ -16,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Algorithm is the hash an HMAC is built on.
@@ -26,6 +30,8 @@ const (
 	SHA256 Algorithm = iota
 	SHA1
 	SHA512
+	// MD5 is only for providers that still sign with it (Patreon).
+	MD5
 )
 
 // ParseAlgorithm maps the Caddyfile words to an Algorithm.
@@ -47,6 +53,8 @@ func (a Algorithm) hash() func() hash.Hash {
 		return sha1.New
 	case SHA512:
 		return sha512.New
+	case MD5:
+		return md5.New
 	}
 	return sha256.New
 }
@@ -57,6 +65,8 @@ func (a Algorithm) size() int {
 		return sha1.Size
 	case SHA512:
 		return sha512.Size
+	case MD5:
+		return md5.Size
 	}
 	return sha256.Size
 }
@@ -72,11 +82,38 @@ const (
 	// SecretWhsec strips an optional "whsec_" prefix and base64-decodes the
 	// rest (Standard Webhooks, Svix).
 	SecretWhsec
+	// SecretBase64 base64-decodes the secret (Microsoft Teams' security
+	// token, Airtable's macSecretBase64).
+	SecretBase64
+	// SecretHex hex-decodes the secret (Adyen's HMAC keys).
+	SecretHex
+	// SecretNFKD uses the secret's bytes after Unicode NFKD normalisation,
+	// as EasyPost's clients do.
+	SecretNFKD
 )
 
 func (f SecretFormat) key(secret string) ([]byte, error) {
-	if f == SecretRaw {
+	switch f {
+	case SecretRaw:
 		return []byte(secret), nil
+	case SecretNFKD:
+		return []byte(norm.NFKD.String(secret)), nil
+	case SecretHex:
+		key, err := hex.DecodeString(strings.TrimSpace(secret))
+		if err != nil || len(key) == 0 {
+			return nil, fmt.Errorf("is not hex")
+		}
+		return key, nil
+	case SecretBase64:
+		s := strings.TrimSpace(secret)
+		key, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			key, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(s, "="))
+		}
+		if err != nil || len(key) == 0 {
+			return nil, fmt.Errorf("is not base64")
+		}
+		return key, nil
 	}
 	s := strings.TrimPrefix(secret, "whsec_")
 	key, err := base64.StdEncoding.DecodeString(s)
@@ -121,7 +158,9 @@ type Scheme struct {
 	// headers, Box's primary and secondary).
 	AllSignatureHeaders bool
 	// TimestampField is a top-level JSON body field holding the timestamp
-	// when no timestamp header is present (Linear's webhookTimestamp).
+	// (Linear's webhookTimestamp). It is signed with the body, so it wins
+	// over TimestampHeaders, which are read only when the body has no
+	// such field.
 	TimestampField string
 	// FormPayload signs the "payload" field of a form-encoded body instead
 	// of the body itself (Gitea and Forgejo).
@@ -134,6 +173,14 @@ type Scheme struct {
 	// Fallback is tried when none of SignatureHeaders is present (GitHub's
 	// legacy SHA-1 header). It inherits the ids and timestamp settings.
 	Fallback *Scheme
+	// FixedHeaders must be present with exactly these values, or the
+	// signature is malformed (Box's box-signature-version: 1 and
+	// box-signature-algorithm: HmacSHA256, which Box's SDK checks). The
+	// signer sends them.
+	FixedHeaders map[string]string
+	// NotBefore refuses signed timestamps before it as malformed, whatever
+	// the tolerance (Sanity's toolkit refuses any before 2021).
+	NotBefore time.Time
 }
 
 type schemeVerifier struct {
@@ -161,6 +208,8 @@ type schemeVerifier struct {
 	pubKind      PublicKeyKind
 	now          func() time.Time
 	fallback     *schemeVerifier
+	fixedHeaders map[string]string
+	notBefore    time.Time
 }
 
 func canonical(names []string) []string {
@@ -205,6 +254,11 @@ func (s *Scheme) compile(cfg Config) (*schemeVerifier, error) {
 		eventHeaders: canonical(s.EventHeaders),
 		eventField:   s.EventField,
 		now:          cfg.now,
+		fixedHeaders: map[string]string{},
+		notBefore:    s.NotBefore,
+	}
+	for name, value := range s.FixedHeaders {
+		v.fixedHeaders[textproto.CanonicalMIMEHeaderKey(name)] = value
 	}
 	if tmpl.has(segTimestamp) && !v.hasTimestamp {
 		return nil, fmt.Errorf("the signed template uses {timestamp} but the scheme has no timestamp source")
@@ -258,6 +312,24 @@ type macState struct {
 	h       hash.Hash
 	scratch []byte
 	sum     [sha512.Size]byte
+}
+
+// macKeys keys an HMAC with each secret's bytes.
+func macKeys(alg Algorithm, secrets []string) []*macKey {
+	keys := make([]*macKey, len(secrets))
+	for i, s := range secrets {
+		keys[i] = newMACKey(alg, []byte(s))
+	}
+	return keys
+}
+
+// macOnce is the MAC of parts under key, for signing test deliveries.
+func macOnce(alg Algorithm, key []byte, parts ...string) []byte {
+	m := hmac.New(alg.hash(), key)
+	for _, p := range parts {
+		m.Write([]byte(p))
+	}
+	return m.Sum(nil)
 }
 
 func newMACKey(alg Algorithm, key []byte) *macKey {
@@ -333,6 +405,9 @@ func (v *schemeVerifier) Verify(req *Request) (Delivery, error) {
 		d.Timestamp = t
 		if terr != nil {
 			return d, terr
+		}
+		if t.Before(v.notBefore) {
+			return d, fail(ReasonMalformedTimestamp, "timestamp is before %s", v.notBefore.Format(time.DateOnly))
 		}
 	}
 	v.bodyFields(req.Body, &d)
@@ -413,6 +488,11 @@ func (v *schemeVerifier) parseSignatures(h http.Header, sigs *signatures) *Error
 	if !ok {
 		return fail(ReasonMissingSignature, "no %s header", v.sigHeaders[0])
 	}
+	for name, want := range v.fixedHeaders {
+		if vs := h[name]; len(vs) == 0 || vs[0] != want {
+			return fail(ReasonMalformedSignature, "%s is not %q", name, want)
+		}
+	}
 	ts, raw, err := parseSignatureHeader(v.format, v.prefix, value, sigs.raw[:0])
 	if err != nil {
 		return err
@@ -439,9 +519,12 @@ func (v *schemeVerifier) timestamp(req *Request, fromSignature string) (string, 
 	if !v.hasTimestamp || fromSignature != "" {
 		return fromSignature, nil
 	}
-	ts, _ := header(req.Header, v.tsHeaders)
-	if ts == "" && v.tsField != "" {
+	var ts string
+	if v.tsField != "" {
 		ts, _ = jsonFields(req.Body, v.tsField, "")
+	}
+	if ts == "" {
+		ts, _ = header(req.Header, v.tsHeaders)
 	}
 	if ts == "" {
 		return "", fail(ReasonMissingTimestamp, "no timestamp")

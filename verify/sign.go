@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha1"
@@ -106,6 +107,8 @@ func (f TimeFormat) format(t time.Time) string {
 		return strconv.FormatInt(t.UnixMilli(), 10)
 	case RFC3339:
 		return t.UTC().Format(time.RFC3339Nano)
+	case ISO8601:
+		return t.UTC().Format("2006-01-02T15:04:05.000000")
 	}
 	return strconv.FormatInt(t.Unix(), 10)
 }
@@ -124,6 +127,17 @@ func (s Scheme) signer() func(SignOptions, *Signed) error {
 		ts := ""
 		if v.hasTimestamp {
 			ts = s.TimestampFormat.format(o.Now)
+		}
+		if v.tsField != "" {
+			// The timestamp travels in the signed body (Linear): add it
+			// to a JSON object that lacks it.
+			if got, _ := jsonFields(o.Body, v.tsField, ""); got == "" {
+				body, err := withField(o.Body, v.tsField, ts)
+				if err != nil {
+					return err
+				}
+				o.Body, out.Body = body, body
+			}
 		}
 		if len(v.idHeaders) > 0 {
 			out.Header.Set(v.idHeaders[0], o.ID)
@@ -166,11 +180,30 @@ func (s Scheme) signer() func(SignOptions, *Signed) error {
 			value = s.Prefix + sig
 		}
 		out.Header.Set(v.sigHeaders[0], value)
+		for name, value := range v.fixedHeaders {
+			out.Header.Set(name, value)
+		}
 		if ts != "" && s.Format.timestampKey == "" && len(v.tsHeaders) > 0 {
 			out.Header.Set(v.tsHeaders[0], ts)
 		}
 		return nil
 	}
+}
+
+// withField adds "name":value (value written as a JSON number) at the
+// start of a JSON object body.
+func withField(body []byte, name, value string) ([]byte, error) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 || trimmed[0] != '{' || !json.Valid(trimmed) {
+		return nil, errors.New("the body must be a JSON object, which carries the signed timestamp")
+	}
+	key, _ := json.Marshal(name)
+	out := append(append(append([]byte{'{'}, key...), ':'), value...)
+	rest := bytes.TrimSpace(trimmed[1:])
+	if len(rest) > 0 && rest[0] != '}' {
+		out = append(out, ',')
+	}
+	return append(out, rest...), nil
 }
 
 func signToken(header string, value func(secret string) string, idHeader, eventHeader, defaultEvent string) func(SignOptions, *Signed) error {

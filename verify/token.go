@@ -16,6 +16,9 @@ type TokenScheme struct {
 	Header       string
 	IDHeaders    []string
 	EventHeaders []string
+	// IDField and EventField are top-level JSON body fields, read when
+	// no header carries the id or event (Telegram's update_id).
+	IDField, EventField string
 }
 
 type tokenVerifier struct {
@@ -23,6 +26,8 @@ type tokenVerifier struct {
 	digests      [][sha256.Size]byte
 	idHeaders    []string
 	eventHeaders []string
+	idField      string
+	eventField   string
 }
 
 func (s *TokenScheme) compile(cfg Config) (*tokenVerifier, error) {
@@ -30,6 +35,8 @@ func (s *TokenScheme) compile(cfg Config) (*tokenVerifier, error) {
 		header:       http.CanonicalHeaderKey(s.Header),
 		idHeaders:    canonical(s.IDHeaders),
 		eventHeaders: canonical(s.EventHeaders),
+		idField:      s.IDField,
+		eventField:   s.EventField,
 	}
 	for _, secret := range cfg.Secrets {
 		v.digests = append(v.digests, sha256.Sum256([]byte(secret)))
@@ -58,6 +65,15 @@ func (v *tokenVerifier) Verify(req *Request) (Delivery, error) {
 	}
 	if matched != 1 {
 		return d, fail(ReasonBadSignature, "token matches no configured secret")
+	}
+	if (d.ID == "" && v.idField != "") || (d.Event == "" && v.eventField != "") {
+		id, event := jsonFields(req.Body, v.idField, v.eventField)
+		if d.ID == "" {
+			d.ID = id
+		}
+		if d.Event == "" {
+			d.Event = event
+		}
 	}
 	return d, nil
 }
@@ -170,4 +186,16 @@ func (a anyOf) signsURL() bool {
 		}
 	}
 	return false
+}
+
+// constantTimeIn reports whether s is one of secrets, comparing digests
+// in constant time.
+func constantTimeIn(s string, secrets []string) bool {
+	got := sha256.Sum256([]byte(s))
+	matched := 0
+	for _, secret := range secrets {
+		want := sha256.Sum256([]byte(secret))
+		matched |= subtle.ConstantTimeCompare(got[:], want[:])
+	}
+	return matched == 1
 }

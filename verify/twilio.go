@@ -24,11 +24,7 @@ type twilioVerifier struct {
 }
 
 func newTwilio(cfg Config) (Verifier, error) {
-	v := &twilioVerifier{idHeaders: canonical([]string{"I-Twilio-Idempotency-Token"})}
-	for _, s := range cfg.Secrets {
-		v.keys = append(v.keys, newMACKey(SHA1, []byte(s)))
-	}
-	return v, nil
+	return &twilioVerifier{keys: macKeys(SHA1, cfg.Secrets), idHeaders: canonical([]string{"I-Twilio-Idempotency-Token"})}, nil
 }
 
 func (v *twilioVerifier) signsURL() bool { return true }

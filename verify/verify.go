@@ -114,6 +114,14 @@ type Config struct {
 
 	// Generic is the scheme of the "hmac" preset; other presets ignore it.
 	Generic Generic
+
+	// Store keeps secrets handed over in handshakes, and Route names the
+	// route in it (Asana); other presets ignore them.
+	Store SecretStore
+	Route string
+	// HTTPClient fetches what a scheme needs from the provider (SNS's
+	// signing certificates); nil means a client with a 10 s timeout.
+	HTTPClient *http.Client
 }
 
 func (c Config) now() time.Time {
@@ -150,8 +158,9 @@ type Preset struct {
 	// requests and says how to answer them.
 	Handshake func(*Request) *Handshake
 
-	build func(Config) (Verifier, error)
-	sign  func(SignOptions, *Signed) error
+	build     func(Config) (Verifier, error)
+	sign      func(SignOptions, *Signed) error
+	challenge func(*ChallengeRequest) (*Handshake, error)
 }
 
 // KeyKind says whether a preset takes shared secrets or public keys.
@@ -162,6 +171,9 @@ const (
 	SharedSecret KeyKind = iota
 	PublicKey
 	SecretOrPublicKey
+	// HandshakeSecret presets learn their secret in a handshake (Asana);
+	// a configured one is optional.
+	HandshakeSecret
 )
 
 // New builds a verifier for cfg. It fails when the configuration cannot
@@ -193,7 +205,7 @@ func (p *Preset) New(cfg Config) (Verifier, error) {
 			return nil, fmt.Errorf("secret #%d is empty", i+1)
 		}
 	}
-	if p.KeyKind == SharedSecret && len(cfg.PublicKeys) > 0 {
+	if (p.KeyKind == SharedSecret || p.KeyKind == HandshakeSecret) && len(cfg.PublicKeys) > 0 {
 		return nil, fmt.Errorf("provider %s signs with a shared secret; it takes no public_key", p.Name)
 	}
 	if p.KeyKind == PublicKey && len(cfg.Secrets) > 0 {
@@ -260,3 +272,5 @@ func SignsURL(v Verifier) bool {
 	u, ok := v.(interface{ signsURL() bool })
 	return ok && u.signsURL()
 }
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

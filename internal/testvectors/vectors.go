@@ -58,6 +58,13 @@ type Case struct {
 	Tamper func(c *Case)
 	// WrongKeys are keys that must not verify it.
 	WrongSecrets, WrongPublicKeys []string
+	// SignatureInBody marks schemes whose signature travels in the body
+	// (Mailgun, Adyen, Braintree, SNS): the header check passes them, and
+	// StripSignature removes it for the "missing signature" mutation.
+	SignatureInBody bool
+	StripSignature  func(c *Case)
+	// HTTPClient fetches what the scheme needs (SNS's certificates).
+	HTTPClient *http.Client
 }
 
 // Clone copies a case deeply enough to mutate it.
@@ -326,6 +333,21 @@ var Builders = map[string]builder{
 			Method: "POST", URL: u, Header: hdr("X-HubSpot-Request-Timestamp", t, "X-HubSpot-Signature-v3", b64MAC(sha256.New, "hs-client-secret", "POST", signedURI, body, t)),
 			Body: []byte(body), SignatureHeaders: []string{"X-HubSpot-Signature-v3"}, Timestamped: true}
 	},
+	"hubspot-v1": func(now time.Time, base string) Case {
+		body := `[{"eventId":2,"subscriptionType":"contact.deletion"}]`
+		sum := sha256.Sum256([]byte("hs-client-secret" + body))
+		return Case{Provider: "hubspot", Source: "@hubspot/api-client Signature.getSignature v1: hex SHA-256 of secret+body (no v3 header)", Secrets: []string{"hs-client-secret"},
+			Method: "POST", URL: base + "/p/hubspot-v1", Header: hdr("X-HubSpot-Signature-Version", "v1", "X-HubSpot-Signature", hex.EncodeToString(sum[:])),
+			Body: []byte(body), SignatureHeaders: []string{"X-HubSpot-Signature"}}
+	},
+	"hubspot-v2": func(now time.Time, base string) Case {
+		body := `[{"eventId":3,"subscriptionType":"deal.creation"}]`
+		u := base + "/p/hubspot-v2?portal=62515"
+		sum := sha256.Sum256([]byte("hs-client-secret" + "POST" + u + body))
+		return Case{Provider: "hubspot", Source: "@hubspot/api-client Signature.getSignature v2: hex SHA-256 of secret+method+url+body (no v3 header)", Secrets: []string{"hs-client-secret"},
+			Method: "POST", URL: u, Header: hdr("X-HubSpot-Signature-Version", "v2", "X-HubSpot-Signature", hex.EncodeToString(sum[:])),
+			Body: []byte(body), SignatureHeaders: []string{"X-HubSpot-Signature"}}
+	},
 	"square": func(now time.Time, base string) Case {
 		body := `{"merchant_id":"M1","type":"payment.updated","event_id":"sq-evt-1"}`
 		u := base + "/p/square"
@@ -351,7 +373,7 @@ var Builders = map[string]builder{
 			Body: []byte(body), SignatureHeaders: []string{"X-Twilio-Signature"}}
 	},
 	"discord": func(now time.Time, base string) Case {
-		body := `{"type":1,"id":"int-1"}`
+		body := `{"type":2,"id":"int-1"}`
 		t := unix(now)
 		return Case{Provider: "discord", Source: "discord-interactions-js verifyKey: hex Ed25519 over timestamp+body (stdlib Ed25519)",
 			PublicKeys: []string{hex.EncodeToString(discordKey.Public().(ed25519.PublicKey))}, Now: now, Method: "POST", URL: base + "/p/discord",
@@ -382,7 +404,8 @@ var Builders = map[string]builder{
 		})
 		return Case{Provider: "mailgun", Source: "Mailgun docs securing-webhooks: hex HMAC-SHA256 over timestamp+token", Secrets: []string{"mg-signing-key"}, Now: now,
 			Method: "POST", URL: base + "/p/mailgun", Header: hdr("Content-Type", "application/json"), Body: body, ID: token, Event: "delivered",
-			BodyUnsigned: true,
+			BodyUnsigned: true, SignatureInBody: true,
+			StripSignature: func(c *Case) { c.Body = []byte(`{"event-data":{"event":"delivered"}}`) },
 			Tamper: func(c *Case) {
 				c.Body = []byte(strings.Replace(string(c.Body), token, token[:len(token)-1]+"b", 1))
 			}}
@@ -410,7 +433,7 @@ var Builders = map[string]builder{
 		return Case{Provider: "box", Source: "Box docs: base64 HMAC-SHA256 over body+BOX-DELIVERY-TIMESTAMP, primary and secondary keys",
 			Secrets: []string{"box-secondary"}, Now: now, Method: "POST", URL: base + "/p/box",
 			Header: hdr("Box-Delivery-Timestamp", t, "Box-Signature-Primary", b64MAC(sha256.New, "box-primary", body, t),
-				"Box-Signature-Secondary", b64MAC(sha256.New, "box-secondary", body, t), "Box-Signature-Version", "1"),
+				"Box-Signature-Secondary", b64MAC(sha256.New, "box-secondary", body, t), "Box-Signature-Version", "1", "Box-Signature-Algorithm", "HmacSHA256"),
 			Body: []byte(body), ID: "box-ev-1", Event: "FILE.UPLOADED", SignatureHeaders: []string{"Box-Signature-Primary", "Box-Signature-Secondary"}, Timestamped: true}
 	},
 }
