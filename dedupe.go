@@ -11,7 +11,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/webhookverify/caddy-webhook-verify/dedupe"
-	"github.com/webhookverify/caddy-webhook-verify/verify"
 )
 
 // Dedupe makes the gateway remember which deliveries the app already took,
@@ -53,6 +52,11 @@ type Dedupe struct {
 	// max_entries it was created with until Caddy restarts. Global
 	// placeholders such as {env.*} are resolved at load.
 	Zone string `json:"zone,omitempty"`
+
+	store   dedupe.Store
+	zoneKey string
+	lease   time.Duration // the claim's: retry's budget, or Lease
+	scope   string        // the provider keys are scoped by
 }
 
 // Defaults for dedupe; see the fields.
@@ -64,48 +68,57 @@ const (
 	maxDedupeKey = 256
 )
 
-// dedupeZones holds the stores by zone name, so a reload keeps them.
-var dedupeZones = caddy.NewUsagePool()
-
-// provisionDedupe loads (or creates) the route's zone.
-func (h *Handler) provisionDedupe() error {
-	d := h.Dedupe
-	if d.TTL == 0 {
-		d.TTL = caddy.Duration(defaultDedupeTTL)
+// provision fills the defaults and loads (or creates) the route's zone.
+// It runs after Retry's, whose budget is the lease when set.
+func (dd *Dedupe) provision(h *Handler) error {
+	if dd.TTL == 0 {
+		dd.TTL = caddy.Duration(defaultDedupeTTL)
 	}
-	if d.TTL < 0 || d.MaxEntries < 0 || d.Lease < 0 {
+	if dd.TTL < 0 || dd.MaxEntries < 0 || dd.Lease < 0 {
 		return fmt.Errorf("route %s: dedupe ttl, lease and max_entries must be positive", h.Name)
 	}
-	if d.Lease == 0 {
-		d.Lease = caddy.Duration(defaultLease)
+	if dd.Lease == 0 {
+		dd.Lease = caddy.Duration(defaultLease)
 	}
-	if d.MaxEntries == 0 {
-		d.MaxEntries = dedupe.DefaultMaxEntries
+	dd.lease = time.Duration(dd.Lease)
+	if h.Retry != nil {
+		dd.lease = h.Retry.policy.Budget
 	}
-	zone := caddy.NewReplacer().ReplaceAll(d.Zone, "")
+	if dd.MaxEntries == 0 {
+		dd.MaxEntries = dedupe.DefaultMaxEntries
+	}
+	dd.scope = h.preset.Name
+	zone := caddy.NewReplacer().ReplaceAll(dd.Zone, "")
 	if zone == "" {
 		zone = h.Name
 	}
-	if tol := h.effectiveTolerance(); tol > 0 && time.Duration(d.TTL) < 2*tol {
+	if tol := h.effectiveTolerance(); tol > 0 && time.Duration(dd.TTL) < 2*tol {
 		h.logger.Warn("dedupe ttl is shorter than twice the timestamp tolerance: a replay inside the tolerance window would pass dedupe",
-			zap.String("route", h.Name), zap.Duration("ttl", time.Duration(d.TTL)), zap.Duration("tolerance", tol))
+			zap.String("route", h.Name), zap.Duration("ttl", time.Duration(dd.TTL)), zap.Duration("tolerance", tol))
 	}
-	name := "webhook_verify/dedupe/" + zone
-	val, loaded, err := dedupeZones.LoadOrNew(name, func() (caddy.Destructor, error) {
-		m, err := dedupe.NewMemory(dedupe.Options{MaxEntries: d.MaxEntries})
-		return poolZone[*dedupe.Memory]{m, zone}, err
+	store, loaded, err := loadZone(zoneDedupe, zone, zone, func() (*dedupe.Memory, error) {
+		return dedupe.NewMemory(dedupe.Options{MaxEntries: dd.MaxEntries})
 	})
 	if err != nil {
 		return fmt.Errorf("route %s: dedupe zone %s: %w", h.Name, zone, err)
 	}
-	h.dedupeZone = name
-	store := val.(poolZone[*dedupe.Memory]).store
-	h.dedupe = store
-	if loaded && store.MaxEntries() != d.MaxEntries {
+	dd.zoneKey, dd.store = zone, store
+	if loaded && store.MaxEntries() != dd.MaxEntries {
 		h.logger.Warn("dedupe zone keeps the max_entries it was created with until Caddy restarts",
-			zap.String("zone", zone), zap.Int64("max_entries", store.MaxEntries()), zap.Int64("configured", d.MaxEntries))
+			zap.String("zone", zone), zap.Int64("max_entries", store.MaxEntries()), zap.Int64("configured", dd.MaxEntries))
 	}
 	return nil
+}
+
+// cleanup lets go of the zone. It is safe on a nil Dedupe and after a
+// failed provision.
+func (dd *Dedupe) cleanup() error {
+	if dd == nil {
+		return nil
+	}
+	err := dropZone(zoneDedupe, dd.zoneKey)
+	dd.zoneKey = ""
+	return err
 }
 
 // effectiveTolerance is the timestamp window a replay could use: 0 when
@@ -120,29 +133,29 @@ func (h *Handler) effectiveTolerance() time.Duration {
 	return h.preset.Tolerance
 }
 
-// dedupeKey is the configured placeholder, or the provider's delivery id
-// when the signature covers it, falling back to a digest of the body. An
+// key is the configured placeholder, or the provider's delivery id when
+// the signature covers it, falling back to a digest of the body. An
 // unsigned id (GitHub's X-GitHub-Delivery, say) is not used: a captured
 // delivery replayed with fresh ids would pass as new each time, while an
 // honest redelivery carries the identical signed body. The key is scoped
 // by provider so routes sharing a zone cannot collide.
-func (h *Handler) dedupeKey(repl *caddy.Replacer, d verify.Delivery, body []byte) string {
+func (dd *Dedupe) key(d *delivery) string {
 	var key string
 	switch {
-	case h.Dedupe.Key != "":
-		key = repl.ReplaceAll(h.Dedupe.Key, "")
+	case dd.Key != "":
+		key = d.repl.ReplaceAll(dd.Key, "")
 	case d.IDSigned:
 		key = d.ID
 	}
 	switch {
 	case key == "":
-		sum := sha256.Sum256(body)
+		sum := sha256.Sum256(d.body.bytes())
 		key = "body-sha256:" + hex.EncodeToString(sum[:])
 	case len(key) > maxDedupeKey:
 		sum := sha256.Sum256([]byte(key))
 		key = "key-sha256:" + hex.EncodeToString(sum[:])
 	}
-	return h.preset.Name + "/" + key
+	return dd.scope + "/" + key
 }
 
 // unmarshalDedupe parses

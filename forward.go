@@ -7,29 +7,27 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"go.uber.org/zap"
 
 	"github.com/webhookverify/caddy-webhook-verify/retry"
 )
 
 // A forwarder hands a verified delivery to the app (the next handler) and
 // reports the final status the app answered, 0 if it answered none. It is
-// the one step of the pipeline that talks to the app: a durable queue that
-// answers the sender at once and delivers later would be another forwarder.
+// the one step of the pipeline that talks to the app.
 type forwarder interface {
-	forward(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, body *bufferedBody, next caddyhttp.Handler) (int, error)
+	forward(d *delivery) (int, error)
 }
 
 // directForwarder makes a single attempt.
-type directForwarder struct{ metrics *routeMetrics }
+type directForwarder struct{}
 
-func (f directForwarder) forward(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, body *bufferedBody, next caddyhttp.Handler) (int, error) {
-	body.attach(r)
-	rec := &statusRecorder{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
-	err := next.ServeHTTP(rec, r)
-	f.metrics.attempt(rec.status)
+func (directForwarder) forward(d *delivery) (int, error) {
+	d.setAttempt(1)
+	d.body.attach(d.r)
+	rec := &statusRecorder{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: d.w}}
+	err := d.next.ServeHTTP(rec, d.r)
+	d.h.metrics.attempt(rec.status)
 	return rec.status, err
 }
 
@@ -67,9 +65,6 @@ type retryForwarder struct {
 	policy  retry.Policy
 	now     func() time.Time
 	metrics *routeMetrics
-	// logRetry writes the line for a retried attempt, with the fields
-	// every decision line carries.
-	logRetry func(r *http.Request, fields ...zap.Field)
 }
 
 // maxHeldResponse bounds the body of a retryable response kept in case no
@@ -77,7 +72,8 @@ type retryForwarder struct {
 // retries.
 const maxHeldResponse = 64 << 10
 
-func (f *retryForwarder) forward(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, body *bufferedBody, next caddyhttp.Handler) (int, error) {
+func (f *retryForwarder) forward(d *delivery) (int, error) {
+	r := d.r
 	// The handler runs the delivery under the budget's deadline, which
 	// cuts off an attempt still running when it passes.
 	deadline, ok := r.Context().Deadline()
@@ -85,10 +81,10 @@ func (f *retryForwarder) forward(w http.ResponseWriter, r *http.Request, repl *c
 		deadline = f.now().Add(f.policy.Budget)
 	}
 	for attempt := 1; ; attempt++ {
-		repl.Set("http.webhook.attempt", attempt)
-		aw := newAttemptWriter(w, attempt <= f.policy.Retries, f.policy.RetryableStatus)
-		body.attach(r)
-		err := next.ServeHTTP(aw, r)
+		d.setAttempt(attempt)
+		aw := newAttemptWriter(d.w, attempt <= f.policy.Retries, f.policy.RetryableStatus)
+		d.body.attach(r)
+		err := d.next.ServeHTTP(aw, r)
 		f.metrics.attempt(aw.status)
 		if aw.passed {
 			// streamed to the sender: success, a final failure, or too big to hold
@@ -106,15 +102,12 @@ func (f *retryForwarder) forward(w http.ResponseWriter, r *http.Request, repl *c
 			// the sender hung up, or the budget ran out
 			return aw.finish(err)
 		}
-		outcome := zap.Int("status", aw.status)
-		if err != nil {
-			outcome = zap.Error(err)
-		}
 		wait, ok := f.policy.Next(attempt, aw.heldHeader.Get("Retry-After"), f.now(), deadline)
 		if !ok {
 			return aw.finish(err) // the delivery's own log line says it failed
 		}
-		f.logRetry(r, zap.Int("attempt", attempt), outcome, zap.Duration("delay", wait))
+		d.status, d.err, d.retryAfter = aw.status, err, wait
+		d.record(outRetrying)
 		timer := time.NewTimer(wait)
 		select {
 		case <-timer.C:

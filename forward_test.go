@@ -42,11 +42,12 @@ func BenchmarkForward(b *testing.B) {
 		f    forwarder
 	}{
 		{"bare", nil},
-		{"direct", directForwarder{metrics: metrics}},
-		{"retry", &retryForwarder{policy: policy, now: time.Now, metrics: metrics, logRetry: func(*http.Request, ...zap.Field) {}}},
+		{"direct", directForwarder{}},
+		{"retry", &retryForwarder{policy: policy, now: time.Now, metrics: metrics}},
 	}
 	next := app{body: bytes.Repeat([]byte("r"), 1024)}
 	reqBody := bytes.Repeat([]byte("q"), 1024)
+	h := &Handler{Name: "bench", metrics: metrics, logger: zap.NewNop()}
 	for _, fw := range forwarders {
 		b.Run(fw.name, func(b *testing.B) {
 			r := newRequest(reqBody, http.Header{})
@@ -63,7 +64,8 @@ func BenchmarkForward(b *testing.B) {
 					body.attach(r)
 					err = next.ServeHTTP(w, r)
 				} else {
-					_, err = fw.f.forward(w, r, repl, body, caddyhttp.Handler(next))
+					d := &delivery{h: h, w: w, r: r, repl: repl, next: caddyhttp.Handler(next), body: body}
+					_, err = fw.f.forward(d)
 				}
 				if err != nil {
 					b.Fatal(err)

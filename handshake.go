@@ -6,7 +6,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"go.uber.org/zap"
 
 	"github.com/webhookverify/caddy-webhook-verify/verify"
 )
@@ -56,25 +55,23 @@ func (h *Handler) unmarshalHandshake(d *caddyfile.Dispenser) error {
 // challenge asks the preset whether the request is a set-up request the
 // gateway answers at stage, and answers it. It reports whether the
 // request was answered (or refused) here.
-func (h *Handler) challenge(w http.ResponseWriter, r *http.Request, req *verify.Request, stage verify.Stage, d verify.Delivery) (bool, error) {
+func (d *delivery) challenge(req *verify.Request, stage verify.Stage) (bool, error) {
+	h := d.h
 	if !h.preset.HasChallenge() || (stage == verify.AfterVerify && h.Handshake == handshakeApp) {
 		return false, nil
 	}
 	hs, err := h.preset.Challenge(&verify.ChallengeRequest{
-		Request: req, Stage: stage, Delivery: d, Secrets: h.secrets, Route: h.Name, Store: handshakeSecrets,
-		Context: r.Context(), ConfirmSubscription: h.ConfirmSubscription,
+		Request: req, Stage: stage, Delivery: d.Delivery, Secrets: h.secrets, Route: h.Name, Store: handshakeSecrets,
+		Context: d.r.Context(), ConfirmSubscription: h.ConfirmSubscription,
 	})
 	if err != nil {
-		h.metrics.count(resultBadSignature)
-		h.logger.Info("provider handshake refused", zap.String("route", h.Name), zap.String("provider", h.preset.Name), zap.Error(err))
+		d.err = err
+		d.record(outHandshakeRefused)
 		return true, caddyhttp.Error(http.StatusUnauthorized, errHandshake)
 	}
 	if hs == nil {
 		return false, nil
 	}
-	h.metrics.count(resultHandshake)
-	for name, values := range hs.Header {
-		w.Header()[name] = values
-	}
-	return true, h.answerHandshake(w, hs)
+	d.record(outHandshake)
+	return true, d.answer(hs)
 }

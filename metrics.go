@@ -8,7 +8,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/webhookverify/caddy-webhook-verify/dedupe"
-	"github.com/webhookverify/caddy-webhook-verify/ratelimit"
 )
 
 // The collectors are made once and registered with every config's
@@ -23,23 +22,10 @@ var webhookMetrics = struct {
 	zones          zoneCollector
 }{}
 
-// The results a request is counted under: once for verification, and once
-// more, if it was verified (or passed in shadow mode), for its delivery.
+// The kinds of zones whose sizes are gauges.
 const (
-	resultVerified         = "verified"
-	resultBadSignature     = "bad_signature"
-	resultStale            = "stale"
-	resultMissingSignature = "missing_signature"
-	resultTooLarge         = "too_large"
-	resultBodyTimeout      = "body_timeout"
-	resultBusy             = "busy"
-	resultMethod           = "method_not_allowed"
-	resultHandshake        = "handshake"
-	resultDuplicate        = "duplicate"
-	resultInFlight         = "in_flight"
-	resultRateLimited      = "rate_limited"
-	resultForwarded        = "forwarded"
-	resultUpstreamFailed   = "upstream_failed"
+	zoneDedupe    = "dedupe"
+	zoneRateLimit = "rate_limit"
 )
 
 func initMetrics(registry *prometheus.Registry) error {
@@ -48,7 +34,7 @@ func initMetrics(registry *prometheus.Registry) error {
 	m.once.Do(func() {
 		m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub, Name: "deliveries_total",
-			Help: "Webhook requests by result: each counts once for verification (verified, bad_signature, stale, missing_signature, too_large, body_timeout, busy, method_not_allowed, handshake) and, once verified, once for its delivery (duplicate, in_flight, rate_limited, forwarded, upstream_failed).",
+			Help: deliveriesHelp(),
 		}, []string{"route", "provider", "result"})
 		m.attempts = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub, Name: "upstream_attempts_total",
@@ -78,7 +64,7 @@ func initMetrics(registry *prometheus.Registry) error {
 // routeMetrics are one route's series, resolved once at provision so the
 // request path only adds to them.
 type routeMetrics struct {
-	results        map[string]prometheus.Counter
+	results        [numOutcomes]prometheus.Counter // nil for outcomes not counted
 	attempts       map[string]prometheus.Counter
 	verifyDuration prometheus.Observer
 	deliverTime    prometheus.Observer
@@ -87,23 +73,20 @@ type routeMetrics struct {
 func newRouteMetrics(route, provider string) *routeMetrics {
 	m := &webhookMetrics
 	rm := &routeMetrics{
-		results:        map[string]prometheus.Counter{},
 		attempts:       map[string]prometheus.Counter{},
 		verifyDuration: m.verifyDuration.WithLabelValues(route, provider),
 		deliverTime:    m.deliverTime.WithLabelValues(route, provider),
 	}
-	for _, r := range []string{resultVerified, resultBadSignature, resultStale, resultMissingSignature, resultTooLarge,
-		resultBodyTimeout, resultBusy, resultMethod, resultHandshake, resultDuplicate, resultInFlight, resultRateLimited,
-		resultForwarded, resultUpstreamFailed} {
-		rm.results[r] = m.deliveries.WithLabelValues(route, provider, r)
+	for o, info := range outcomes {
+		if info.counted {
+			rm.results[o] = m.deliveries.WithLabelValues(route, provider, info.name)
+		}
 	}
 	for _, o := range []string{"2xx", "3xx", "4xx", "5xx", "error"} {
 		rm.attempts[o] = m.attempts.WithLabelValues(route, provider, o)
 	}
 	return rm
 }
-
-func (rm *routeMetrics) count(result string) { rm.results[result].Inc() }
 
 // attempt counts one attempt by the status the app answered (0: none).
 func (rm *routeMetrics) attempt(status int) {
@@ -116,40 +99,39 @@ func (rm *routeMetrics) attempt(status int) {
 }
 
 // zoneCollector reports the dedupe entries and rate-limit buckets each
-// zone holds, read at scrape time from the zones alive now.
+// zone holds, read at scrape time from the zones alive now, for stores
+// that can tell (dedupe.Sizer).
 type zoneCollector struct{}
 
-var (
-	dedupeEntriesDesc = prometheus.NewDesc("caddy_webhook_dedupe_entries",
-		"Delivery ids a dedupe zone remembers.", []string{"zone"}, nil)
-	rateLimitKeysDesc = prometheus.NewDesc("caddy_webhook_rate_limit_buckets",
-		"Token buckets a rate_limit zone keeps.", []string{"zone"}, nil)
-)
+var zoneSizeDescs = map[string]*prometheus.Desc{
+	zoneDedupe: prometheus.NewDesc("caddy_webhook_dedupe_entries",
+		"Delivery ids a dedupe zone remembers.", []string{"zone"}, nil),
+	zoneRateLimit: prometheus.NewDesc("caddy_webhook_rate_limit_buckets",
+		"Token buckets a rate_limit zone keeps.", []string{"zone"}, nil),
+}
 
 func (zoneCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- dedupeEntriesDesc
-	ch <- rateLimitKeysDesc
+	for _, desc := range zoneSizeDescs {
+		ch <- desc
+	}
 }
 
+// Collect reports the size of every zone alive. Entries that share a zone
+// name (a rate changed by a reload makes a new entry while the old one
+// drains) are summed: two series with one label set would make the whole
+// scrape fail.
 func (zoneCollector) Collect(ch chan<- prometheus.Metric) {
-	collectZones[*dedupe.Memory](ch, dedupeZones, dedupeEntriesDesc)
-	collectZones[*ratelimit.Limiter](ch, rateLimitZones, rateLimitKeysDesc)
-}
-
-// collectZones reports the size of every zone alive in pool. Entries that
-// share a zone name (a rate changed by a reload makes a new entry while
-// the old one drains) are summed: two series with one label set would
-// make the whole scrape fail.
-func collectZones[S zoneStore](ch chan<- prometheus.Metric, pool *caddy.UsagePool, desc *prometheus.Desc) {
-	sizes := map[string]int{}
-	pool.Range(func(_, value any) bool {
-		if z, ok := value.(poolZone[S]); ok {
-			sizes[z.name] += z.store.Len()
+	type kindName struct{ kind, name string }
+	sizes := map[kindName]int{}
+	zones.Range(func(_, value any) bool {
+		z := value.(zone)
+		if sizer, ok := z.store.(dedupe.Sizer); ok && zoneSizeDescs[z.kind] != nil {
+			sizes[kindName{z.kind, z.name}] += sizer.Len()
 		}
 		return true
 	})
-	for name, size := range sizes {
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(size), name)
+	for k, size := range sizes {
+		ch <- prometheus.MustNewConstMetric(zoneSizeDescs[k.kind], prometheus.GaugeValue, float64(size), k.name)
 	}
 }
 

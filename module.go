@@ -4,12 +4,10 @@
 package webhookverify
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,9 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
-	"github.com/webhookverify/caddy-webhook-verify/dedupe"
 	"github.com/webhookverify/caddy-webhook-verify/ratelimit"
 	"github.com/webhookverify/caddy-webhook-verify/verify"
 )
@@ -176,8 +172,6 @@ type Handler struct {
 	bodyLimits bodyLimits
 	verifier   verify.Verifier
 	signsURL   bool
-	dedupe     dedupe.Store
-	dedupeZone string
 	// deliveryBound bounds the time from handing a delivery to the app to
 	// its answer: the retry budget, or the dedupe lease; 0 for none.
 	deliveryBound time.Duration
@@ -267,23 +261,23 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			h.Name, humanize.IBytes(uint64(h.MaxBody)), humanize.IBytes(uint64(app.BodyBudget)))
 	}
 	h.bodyLimits = bodyLimits{max: h.MaxBody, timeout: time.Duration(h.BodyTimeout), budget: app.budget, wait: time.Duration(app.BodyWait)}
-	h.forwarder = directForwarder{metrics: h.metrics}
+	// Each part provisions itself; Retry first, since its budget bounds the
+	// delivery and so is the lease of a dedupe claim.
+	h.forwarder = directForwarder{}
 	if h.Retry != nil {
-		if err := h.provisionRetry(); err != nil {
+		if h.forwarder, err = h.Retry.provision(h); err != nil {
 			return err
 		}
+		h.deliveryBound = h.Retry.policy.Budget
 	}
 	if h.Dedupe != nil {
-		if err := h.provisionDedupe(); err != nil {
+		if err := h.Dedupe.provision(h); err != nil {
 			return err
 		}
-		h.deliveryBound = time.Duration(h.Dedupe.Lease)
-	}
-	if rf, ok := h.forwarder.(*retryForwarder); ok {
-		h.deliveryBound = rf.policy.Budget
+		h.deliveryBound = h.Dedupe.lease
 	}
 	if h.RateLimit != nil {
-		if err := h.provisionRateLimit(); err != nil {
+		if err := h.RateLimit.provision(h); err != nil {
 			return err
 		}
 	}
@@ -356,342 +350,10 @@ func (h *Handler) Validate() error {
 	return nil
 }
 
-// Cleanup releases what Provision took. It is safe after a failed Provision.
+// Cleanup releases what Provision took, every part's even when one fails.
+// It is safe after a failed Provision.
 func (h *Handler) Cleanup() error {
-	if h.dedupeZone != "" {
-		if _, err := dedupeZones.Delete(h.dedupeZone); err != nil {
-			return err
-		}
-		h.dedupeZone = ""
-	}
-	if h.rateZone != "" {
-		if _, err := rateLimitZones.Delete(h.rateZone); err != nil {
-			return err
-		}
-		h.rateZone = ""
-	}
-	return nil
-}
-
-// The error texts a sender can see (through handle_errors' {err.message}):
-// deliberately generic.
-var (
-	errNotVerified = errors.New("webhook verification failed")
-	errMethod      = errors.New("method not allowed for webhook deliveries")
-	errTooLarge    = errors.New("webhook body too large")
-	errBodyTimeout = errors.New("webhook body not received in time")
-	errBodyRead    = errors.New("webhook body could not be read")
-	errInFlight    = errors.New("webhook delivery already in progress")
-	errRateLimited = errors.New("webhook deliveries over the rate limit")
-	errStore       = errors.New("webhook gateway cannot reach its store")
-)
-
-// ServeHTTP runs the pipeline: read the body (bounded), verify, then hand
-// the delivery on.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	repl.Set("http.webhook.route", h.Name)
-	repl.Set("http.webhook.provider", h.preset.Name)
-
-	if !h.preset.AllowsMethod(r.Method) {
-		h.metrics.count(resultMethod)
-		w.Header().Set("Allow", strings.Join(h.preset.Methods, ", "))
-		return caddyhttp.Error(http.StatusMethodNotAllowed, errMethod)
-	}
-
-	// A request whose signature cannot be right from its headers alone is
-	// refused before its body is read: unsigned floods cost no memory.
-	// Presets with unsigned handshakes or challenges read a little of it
-	// to look for one.
-	limits := h.bodyLimits
-	headerErr := verify.CheckHeaders(h.verifier, r.Header)
-	switch {
-	case headerErr != nil && h.preset.Handshake == nil && !h.preset.HasChallenge():
-		return h.refuseUnread(w, r, repl, next, headerErr)
-	case headerErr != nil && !h.Shadow:
-		limits.max = min(limits.max, maxHandshakeBody)
-	}
-	body, err := readBody(w, r, limits)
-	if err != nil {
-		return h.bodyFailed(w, r, err, headerErr)
-	}
-	defer body.release()
-
-	req := verify.Request{Method: r.Method, Query: r.URL.RawQuery, Header: r.Header, Body: body.bytes()}
-	if h.preset.Handshake != nil {
-		if hs := h.preset.Handshake(&req); hs != nil {
-			h.metrics.count(resultHandshake)
-			return h.answerHandshake(w, hs)
-		}
-	}
-	if h.signsURL {
-		req.URL = h.publicURL(r, repl)
-	}
-	if done, err := h.challenge(w, r, &req, verify.BeforeVerify, verify.Delivery{}); done {
-		return err
-	}
-	start := time.Now()
-	delivery, err := h.verifier.Verify(&req)
-	h.metrics.verifyDuration.Observe(time.Since(start).Seconds())
-
-	repl.Set("http.webhook.attempt", 1)
-	repl.Set("http.webhook.id", delivery.ID)
-	repl.Set("http.webhook.event", delivery.Event)
-	if !delivery.Timestamp.IsZero() {
-		repl.Set("http.webhook.timestamp", strconv.FormatInt(delivery.Timestamp.Unix(), 10))
-	}
-	if err != nil {
-		h.reject(r, repl, delivery, err)
-		if !h.Shadow {
-			return caddyhttp.Error(http.StatusUnauthorized, errNotVerified)
-		}
-		// Shadow mode: the app gets it anyway, and nothing else is
-		// decided for an unverified request.
-		status, err := h.forward(w, r, repl, delivery, body, next)
-		h.logDelivery(r, delivery, status, err, start)
-		return err
-	}
-	h.metrics.count(resultVerified)
-	repl.Set("http.webhook.verified", true)
-	if done, err := h.challenge(w, r, &req, verify.AfterVerify, delivery); done {
-		return err
-	}
-	return h.deliver(w, r, repl, delivery, body, next)
-}
-
-// maxHandshakeBody bounds what is read of a request without a signature,
-// to look for a provider's unsigned handshake (WooCommerce's ping).
-const maxHandshakeBody = 4 << 10
-
-// refuseUnread answers a request whose headers already show it cannot be
-// verified, without reading its body. In shadow mode it goes to the app
-// as it came, unbuffered.
-func (h *Handler) refuseUnread(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, next caddyhttp.Handler, err error) error {
-	var d verify.Delivery
-	h.reject(r, repl, d, err)
-	if !h.Shadow {
-		endEarly(w, r)
-		return caddyhttp.Error(http.StatusUnauthorized, errNotVerified)
-	}
-	start := time.Now()
-	rec := &statusRecorder{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
-	err = next.ServeHTTP(rec, r)
-	h.metrics.attempt(rec.status)
-	h.logDelivery(r, d, rec.status, err, start)
-	return err
-}
-
-// bodyFailed counts and logs a body that could not be read. A request
-// whose headers had already failed the check is refused as unverified,
-// whatever happened to the bounded read for a handshake.
-func (h *Handler) bodyFailed(w http.ResponseWriter, r *http.Request, err, headerErr error) error {
-	var he caddyhttp.HandlerError
-	errors.As(err, &he)
-	switch {
-	case headerErr != nil && he.StatusCode != http.StatusServiceUnavailable:
-		repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-		h.reject(r, repl, verify.Delivery{}, headerErr)
-		return caddyhttp.Error(http.StatusUnauthorized, errNotVerified)
-	case he.StatusCode == http.StatusRequestEntityTooLarge:
-		h.metrics.count(resultTooLarge)
-	case he.StatusCode == http.StatusRequestTimeout:
-		h.metrics.count(resultBodyTimeout)
-	case he.StatusCode == http.StatusServiceUnavailable:
-		h.metrics.count(resultBusy)
-		h.logDecisionAt(zapcore.WarnLevel, r, "body budget full, delivery turned away", resultBusy, verify.Delivery{},
-			zap.Int64("body_budget", h.bodyLimits.budget.Total()))
-		w.Header().Set("Retry-After", strconv.Itoa(budgetRetryAfter))
-	}
-	return err
-}
-
-// deliver runs the stages after verification: dedupe claim, rate limit,
-// forwarding (with retries), then dedupe commit or release by what the app
-// answered. Each ends in one log line and one count.
-func (h *Handler) deliver(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, d verify.Delivery, body *bufferedBody, next caddyhttp.Handler) error {
-	// Commit and release must happen even when the sender has gone.
-	storeCtx := context.WithoutCancel(r.Context())
-	var dedupeKey string
-	var claim dedupe.Claim
-	committed := false
-	if h.dedupe != nil {
-		dedupeKey = h.dedupeKey(repl, d, body.bytes())
-		var err error
-		claim, err = h.dedupe.Claim(r.Context(), dedupeKey, h.deliveryBound)
-		if err != nil {
-			h.logDecisionAt(zapcore.WarnLevel, r, "dedupe store failed, delivery turned away", resultBusy, d, zap.Error(err))
-			w.Header().Set("Retry-After", strconv.Itoa(budgetRetryAfter))
-			return caddyhttp.Error(http.StatusServiceUnavailable, errStore)
-		}
-		switch claim.Result {
-		case dedupe.Duplicate:
-			h.metrics.count(resultDuplicate)
-			repl.Set("http.webhook.duplicate", true)
-			h.logDecision(r, "duplicate delivery answered without the app", resultDuplicate, d, zap.Int("status", claim.Status))
-			w.Header().Set("Webhook-Duplicate", "true")
-			w.WriteHeader(claim.Status)
-			return nil
-		case dedupe.InFlight:
-			h.metrics.count(resultInFlight)
-			h.logDecision(r, "copy of a delivery in flight turned away", resultInFlight, d)
-			w.Header().Set("Retry-After", retryAfterSeconds(time.Until(claim.Until)))
-			return caddyhttp.Error(http.StatusConflict, errInFlight)
-		}
-		// Released unless the app took the delivery: on failure, on a
-		// rate limit, and if the next handler panics.
-		defer func() {
-			if !committed {
-				if err := h.dedupe.Release(storeCtx, dedupeKey, claim.Token); err != nil {
-					h.logDecisionAt(zapcore.WarnLevel, r, "dedupe release failed; the claim lapses with its lease", resultUpstreamFailed, d, zap.Error(err))
-				}
-			}
-		}()
-	}
-	// The delivery is bounded (by the retry budget, or the dedupe lease),
-	// so neither the sender nor a claim waits on a hung app for longer.
-	if h.deliveryBound > 0 {
-		ctx, cancel := context.WithTimeout(r.Context(), h.deliveryBound)
-		defer cancel()
-		r = r.WithContext(ctx)
-	}
-
-	if h.limiter != nil {
-		key := repl.ReplaceAll(h.RateLimit.Key, "")
-		release, err := h.limiter.Acquire(r.Context(), key, h.RateLimit.maxWait())
-		if err != nil {
-			var limited *ratelimit.LimitedError
-			if !errors.As(err, &limited) {
-				return caddyhttp.Error(499, err) // the sender hung up while waiting
-			}
-			h.metrics.count(resultRateLimited)
-			h.logDecision(r, "delivery rate limited", resultRateLimited, d,
-				zap.String("key", truncate(key)), zap.Duration("retry_after", limited.RetryAfter), zap.Bool("concurrency", limited.Concurrency))
-			w.Header().Set("Retry-After", retryAfterSeconds(limited.RetryAfter))
-			return caddyhttp.Error(http.StatusTooManyRequests, errRateLimited)
-		}
-		defer release()
-	}
-
-	start := time.Now()
-	status, err := h.forward(w, r, repl, d, body, next)
-	h.logDelivery(r, d, status, err, start)
-	if h.dedupe != nil && err == nil && status >= 200 && status < 300 {
-		committed = true
-		if err := h.dedupe.Commit(storeCtx, dedupeKey, claim.Token, status, time.Duration(h.Dedupe.TTL)); err != nil {
-			h.logDecisionAt(zapcore.WarnLevel, r, "dedupe commit failed; a redelivery may reach the app", resultForwarded, d, zap.Error(err))
-		}
-	}
-	return err
-}
-
-// forward hands the delivery to the app through the forwarder and counts
-// the outcome and the time it took.
-func (h *Handler) forward(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, d verify.Delivery, body *bufferedBody, next caddyhttp.Handler) (int, error) {
-	start := time.Now()
-	status, err := h.forwarder.forward(w, r, repl, body, next)
-	h.metrics.deliverTime.Observe(time.Since(start).Seconds())
-	if deliveryFailed(status, err) {
-		h.metrics.count(resultUpstreamFailed)
-	} else {
-		h.metrics.count(resultForwarded)
-	}
-	return status, err
-}
-
-// deliveryFailed is whether the app failed a delivery: no answer, a 5xx,
-// or the retryable 408 and 429.
-func deliveryFailed(status int, err error) bool {
-	return status == 0 || status >= 500 || status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || (err != nil && status < 200)
-}
-
-// logDelivery writes the one line about a delivery handed to the app:
-// DEBUG when the app took it (routine, and counted in the metrics), WARN
-// when it failed.
-func (h *Handler) logDelivery(r *http.Request, d verify.Delivery, status int, err error, start time.Time) {
-	failed := deliveryFailed(status, err)
-	if !failed && !h.logger.Core().Enabled(zapcore.DebugLevel) {
-		return // the common case costs nothing
-	}
-	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	attempts, _ := repl.Get("http.webhook.attempt")
-	fields := []zap.Field{zap.Int("status", status), zap.Any("attempts", attempts), zap.Duration("duration", time.Since(start))}
-	if err != nil {
-		fields = append(fields, zap.Error(err))
-	}
-	if failed {
-		h.logDecisionAt(zapcore.WarnLevel, r, "delivery failed", resultUpstreamFailed, d, fields...)
-		return
-	}
-	h.logDecisionAt(zapcore.DebugLevel, r, "delivery forwarded", resultForwarded, d, fields...)
-}
-
-func (h *Handler) logDecision(r *http.Request, msg, outcome string, d verify.Delivery, fields ...zap.Field) {
-	h.logDecisionAt(zapcore.InfoLevel, r, msg, outcome, d, fields...)
-}
-
-// logDecisionAt writes one decision with the fields every decision line
-// carries. Sender-chosen values are truncated; no secret, signature or
-// token is ever among them.
-func (h *Handler) logDecisionAt(level zapcore.Level, r *http.Request, msg, outcome string, d verify.Delivery, fields ...zap.Field) {
-	c := h.logger.Check(level, msg)
-	if c == nil {
-		return
-	}
-	clientIP, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
-	c.Write(append([]zap.Field{
-		zap.String("route", h.Name),
-		zap.String("provider", h.preset.Name),
-		zap.String("outcome", outcome),
-		zap.String("delivery_id", truncate(d.ID)),
-		zap.String("event", truncate(d.Event)),
-		zap.String("client_ip", clientIP),
-	}, fields...)...)
-}
-
-// maxLoggedID bounds sender-chosen values in log lines.
-const maxLoggedID = 128
-
-func truncate(s string) string {
-	if len(s) > maxLoggedID {
-		return s[:maxLoggedID] + "..."
-	}
-	return s
-}
-
-// reject logs and counts why a delivery failed verification. Only the
-// reason and its secret-free detail are logged, never a header value that
-// carries a signature or token.
-func (h *Handler) reject(r *http.Request, repl *caddy.Replacer, d verify.Delivery, err error) {
-	reason := verify.ReasonOf(err)
-	repl.Set("http.webhook.verified", false)
-	repl.Set("http.webhook.reason", string(reason))
-	h.metrics.count(resultOf(reason))
-	msg := "webhook rejected"
-	if h.Shadow {
-		msg = "webhook failed verification, passed on (enforce off)"
-	}
-	requestID, _ := repl.GetString("http.request.uuid")
-	h.logDecision(r, msg, resultOf(reason), d,
-		zap.String("reason", string(reason)), zap.String("detail", errDetail(err)), zap.String("request_id", requestID))
-}
-
-// resultOf maps a verification failure to its metrics result.
-func resultOf(reason verify.Reason) string {
-	switch reason {
-	case verify.ReasonMissingSignature:
-		return resultMissingSignature
-	case verify.ReasonStale, verify.ReasonFuture:
-		return resultStale
-	}
-	return resultBadSignature
-}
-
-func errDetail(err error) string {
-	var ve *verify.Error
-	if errors.As(err, &ve) {
-		return ve.Detail
-	}
-	return err.Error()
+	return errors.Join(h.Dedupe.cleanup(), h.RateLimit.cleanup())
 }
 
 // publicURL is the URL the sender requested, for schemes that sign it:
@@ -714,20 +376,6 @@ func (h *Handler) publicURL(r *http.Request, repl *caddy.Replacer) string {
 		target = r.URL.RequestURI()
 	}
 	return scheme + "://" + r.Host + target
-}
-
-// answerHandshake answers a provider's unsigned set-up request (Meta's and
-// Dropbox's challenge, Okta's verification, WooCommerce's ping) at the
-// gateway, so the app never sees an unverified request.
-func (h *Handler) answerHandshake(w http.ResponseWriter, hs *verify.Handshake) error {
-	h.logger.Info("answered provider handshake", zap.String("route", h.Name), zap.String("provider", h.preset.Name))
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	if hs.ContentType != "" {
-		w.Header().Set("Content-Type", hs.ContentType)
-	}
-	w.WriteHeader(hs.Status)
-	_, err := w.Write(hs.Body)
-	return err
 }
 
 // Interface guards

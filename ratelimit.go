@@ -53,15 +53,15 @@ type RateLimit struct {
 	// Zone names the buckets, which survive config reloads while the rate,
 	// burst and concurrency cap stay the same. Default: the route's name.
 	Zone string `json:"zone,omitempty"`
+
+	limiter ratelimit.Limiter
+	zoneKey string
 }
 
 const defaultRateLimitWait = 5 * time.Second
 
-// rateLimitZones holds the limiters by zone, so a reload keeps them.
-var rateLimitZones = caddy.NewUsagePool()
-
-func (h *Handler) provisionRateLimit() error {
-	rl := h.RateLimit
+// provision fills the defaults and loads (or creates) the zone's buckets.
+func (rl *RateLimit) provision(h *Handler) error {
 	switch rl.Mode {
 	case "":
 		rl.Mode = "reject"
@@ -81,23 +81,32 @@ func (h *Handler) provisionRateLimit() error {
 	}
 	// A changed rate makes a new zone: buckets filled at the old rate would
 	// not mean the same thing.
-	name := fmt.Sprintf("webhook_verify/rate_limit/%s/%d/%s/%d/%d", zone, rl.Events, time.Duration(rl.Window), rl.Burst, rl.MaxConcurrent)
-	val, _, err := rateLimitZones.LoadOrNew(name, func() (caddy.Destructor, error) {
-		l, err := ratelimit.New(ratelimit.Options{
+	key := fmt.Sprintf("%s/%d/%s/%d/%d", zone, rl.Events, time.Duration(rl.Window), rl.Burst, rl.MaxConcurrent)
+	limiter, _, err := loadZone(zoneRateLimit, zone, key, func() (*ratelimit.Memory, error) {
+		return ratelimit.NewMemory(ratelimit.Options{
 			Events:        rl.Events,
 			Window:        time.Duration(rl.Window),
 			Burst:         rl.Burst,
 			MaxConcurrent: rl.MaxConcurrent,
 			MaxKeys:       rl.MaxKeys,
 		})
-		return poolZone[*ratelimit.Limiter]{l, zone}, err
 	})
 	if err != nil {
 		return fmt.Errorf("route %s: rate_limit: %w", h.Name, err)
 	}
-	h.rateZone = name
-	h.limiter = val.(poolZone[*ratelimit.Limiter]).store
+	rl.zoneKey, rl.limiter = key, limiter
 	return nil
+}
+
+// cleanup lets go of the zone. It is safe on a nil RateLimit and after a
+// failed provision.
+func (rl *RateLimit) cleanup() error {
+	if rl == nil {
+		return nil
+	}
+	err := dropZone(zoneRateLimit, rl.zoneKey)
+	rl.zoneKey = ""
+	return err
 }
 
 // maxWait is how long a delivery may wait for a token: 0 in reject mode.

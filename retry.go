@@ -2,16 +2,13 @@ package webhookverify
 
 import (
 	"fmt"
-	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"go.uber.org/zap"
 
 	"github.com/webhookverify/caddy-webhook-verify/retry"
-	"github.com/webhookverify/caddy-webhook-verify/verify"
 )
 
 // Retry makes the gateway try the app again when it fails briefly, so the
@@ -46,30 +43,24 @@ type Retry struct {
 	// Statuses are the app responses that are retried; default 408, 429,
 	// 500, 502, 503 and 504. Connection failures are always retried.
 	Statuses []int `json:"status,omitempty"`
+
+	policy retry.Policy
 }
 
-func (h *Handler) provisionRetry() error {
+// provision fills the defaults and makes the forwarder that retries.
+func (rt *Retry) provision(h *Handler) (forwarder, error) {
 	policy, err := retry.Policy{
-		Retries:  h.Retry.Attempts,
-		Base:     time.Duration(h.Retry.BackoffBase),
-		Max:      time.Duration(h.Retry.BackoffMax),
-		Budget:   time.Duration(h.Retry.Budget),
-		Statuses: h.Retry.Statuses,
+		Retries:  rt.Attempts,
+		Base:     time.Duration(rt.BackoffBase),
+		Max:      time.Duration(rt.BackoffMax),
+		Budget:   time.Duration(rt.Budget),
+		Statuses: rt.Statuses,
 	}.WithDefaults()
 	if err != nil {
-		return fmt.Errorf("route %s: retry: %w", h.Name, err)
+		return nil, fmt.Errorf("route %s: retry: %w", h.Name, err)
 	}
-	h.forwarder = &retryForwarder{policy: policy, now: time.Now, metrics: h.metrics, logRetry: h.logRetry}
-	return nil
-}
-
-// logRetry is the line for one retried attempt.
-func (h *Handler) logRetry(r *http.Request, fields ...zap.Field) {
-	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	var d verify.Delivery
-	d.ID, _ = repl.GetString("http.webhook.id")
-	d.Event, _ = repl.GetString("http.webhook.event")
-	h.logDecision(r, "retrying delivery", "retry", d, fields...)
+	rt.policy = policy
+	return &retryForwarder{policy: policy, now: time.Now, metrics: h.metrics}, nil
 }
 
 // unmarshalRetry parses

@@ -23,7 +23,19 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Options configure a Limiter.
+// Limiter paces deliveries per key. Memory is the in-process
+// implementation; a limiter shared by several gateways (Redis, say) goes
+// over the network and implements the same method.
+type Limiter interface {
+	// Acquire takes a token (and a slot, with a concurrency cap) for key,
+	// waiting at most maxWait for them. A refusal is a *LimitedError that
+	// says when to come back; any other error means the limiter could not
+	// decide (the context ended, or a shared store failed). release, on
+	// success, gives the slot back when the delivery is done.
+	Acquire(ctx context.Context, key string, maxWait time.Duration) (release func(), err error)
+}
+
+// Options configure a Memory limiter.
 type Options struct {
 	// Events per Window is the sustained rate.
 	Events int
@@ -67,8 +79,8 @@ func (e *LimitedError) Error() string {
 	return fmt.Sprintf("rate limited, next token in %s", e.RetryAfter)
 }
 
-// Limiter is a set of keyed buckets.
-type Limiter struct {
+// Memory is the in-process Limiter: a set of keyed buckets.
+type Memory struct {
 	limit         rate.Limit
 	burst         int
 	maxConcurrent int
@@ -96,8 +108,8 @@ type bucket struct {
 	inflight int                 // guarded by the shard's mutex
 }
 
-// New makes a Limiter and starts its sweeper; Close stops it.
-func New(o Options) (*Limiter, error) {
+// NewMemory makes a Memory limiter and starts its sweeper; Close stops it.
+func NewMemory(o Options) (*Memory, error) {
 	if o.Events <= 0 || o.Window <= 0 {
 		return nil, errors.New("rate must be a positive number of events per positive window")
 	}
@@ -119,7 +131,7 @@ func New(o Options) (*Limiter, error) {
 	if o.Sleep == nil {
 		o.Sleep = sleep
 	}
-	l := &Limiter{
+	l := &Memory{
 		limit:         rate.Limit(float64(o.Events) / o.Window.Seconds()),
 		burst:         o.Burst,
 		maxConcurrent: o.MaxConcurrent,
@@ -149,7 +161,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func (l *Limiter) newBucket() *bucket {
+func (l *Memory) newBucket() *bucket {
 	b := &bucket{lim: rate.NewLimiter(l.limit, l.burst)} // starts full
 	if l.maxConcurrent > 0 {
 		b.sem = semaphore.NewWeighted(int64(l.maxConcurrent))
@@ -162,7 +174,7 @@ func (l *Limiter) newBucket() *bucket {
 // there it returns a *LimitedError saying when one will be. Otherwise it
 // waits up to maxWait, and returns ctx's error at once if ctx ends first.
 // On success, call release when the delivery is done.
-func (l *Limiter) Acquire(ctx context.Context, key string, maxWait time.Duration) (release func(), err error) {
+func (l *Memory) Acquire(ctx context.Context, key string, maxWait time.Duration) (release func(), err error) {
 	now := l.now()
 	s := &l.shards[maphash.String(l.seed, key)%numShards]
 	s.mu.Lock()
@@ -235,7 +247,7 @@ func (l *Limiter) Acquire(ctx context.Context, key string, maxWait time.Duration
 }
 
 // Len is how many buckets are kept.
-func (l *Limiter) Len() int {
+func (l *Memory) Len() int {
 	n := 0
 	for i := range l.shards {
 		s := &l.shards[i]
@@ -248,7 +260,7 @@ func (l *Limiter) Len() int {
 
 // Sweep forgets buckets that are full again and have nothing in flight:
 // they are no different from new ones.
-func (l *Limiter) Sweep() {
+func (l *Memory) Sweep() {
 	now := l.now()
 	for i := range l.shards {
 		s := &l.shards[i]
@@ -263,7 +275,7 @@ func (l *Limiter) Sweep() {
 	}
 }
 
-func (l *Limiter) sweepLoop(every time.Duration) {
+func (l *Memory) sweepLoop(every time.Duration) {
 	defer l.stopped.Done()
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -278,9 +290,11 @@ func (l *Limiter) sweepLoop(every time.Duration) {
 }
 
 // Close stops the sweeper.
-func (l *Limiter) Close() {
+func (l *Memory) Close() {
 	l.closeOnce.Do(func() {
 		close(l.stop)
 		l.stopped.Wait()
 	})
 }
+
+var _ Limiter = (*Memory)(nil)

@@ -49,9 +49,9 @@ func (f *fakeTime) sleep(ctx context.Context, d time.Duration) error {
 	return nil
 }
 
-func newLimiter(t testing.TB, o Options) *Limiter {
+func newLimiter(t testing.TB, o Options) *Memory {
 	t.Helper()
-	l, err := New(o)
+	l, err := NewMemory(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func newLimiter(t testing.TB, o Options) *Limiter {
 	return l
 }
 
-func take(t *testing.T, l *Limiter, key string, maxWait time.Duration) (func(), error) {
+func take(t *testing.T, l *Memory, key string, maxWait time.Duration) (func(), error) {
 	t.Helper()
 	return l.Acquire(context.Background(), key, maxWait)
 }
@@ -275,7 +275,7 @@ func TestConcurrencyCap(t *testing.T) {
 
 func TestOptionsErrors(t *testing.T) {
 	for _, o := range []Options{{}, {Events: 1}, {Window: time.Second}, {Events: 1, Window: time.Second, Burst: -1}, {Events: 1, Window: time.Second, MaxConcurrent: -1}} {
-		if _, err := New(o); err == nil {
+		if _, err := NewMemory(o); err == nil {
 			t.Errorf("%+v accepted", o)
 		}
 	}
@@ -329,7 +329,7 @@ func BenchmarkMemoryPerKey(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		l, _ := New(Options{Events: 5, Window: time.Minute, MaxKeys: 2 * n, SweepEvery: time.Hour})
+		l, _ := NewMemory(Options{Events: 5, Window: time.Minute, MaxKeys: 2 * n, SweepEvery: time.Hour})
 		for i := range n {
 			l.Acquire(context.Background(), "tenant-"+strconv.Itoa(i), 0)
 		}
