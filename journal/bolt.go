@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -41,12 +42,16 @@ type Options struct {
 	// another Bolt in this one) to let go of the file; default 5s.
 	LockTimeout time.Duration
 	// MaxBatchDelay is how long a write waits for others to share its
-	// transaction; default 2ms. Longer batches more under load, at the cost
-	// of latency when idle.
+	// transaction; default 1ms. Longer batches more per fsync, but every
+	// write waits that long; 1ms measured best for 64 concurrent appenders
+	// (see BenchmarkAppend).
 	MaxBatchDelay time.Duration
 	// MaxSize bounds the file in bytes; 0 means no bound. Beyond it writes
 	// fail as they would on a full disk, and Append's caller answers 503.
 	MaxSize int
+	// MmapSize is how much of the file is mapped from the start; default
+	// DefaultMmapSize (0 on Windows, where it would grow the file to it).
+	MmapSize int
 
 	// openFile replaces os.OpenFile, for tests that make the file refuse
 	// writes.
@@ -56,7 +61,8 @@ type Options struct {
 // Defaults for Options.
 const (
 	DefaultLockTimeout   = 5 * time.Second
-	DefaultMaxBatchDelay = 2 * time.Millisecond
+	DefaultMaxBatchDelay = time.Millisecond
+	DefaultMmapSize      = 1 << 30
 )
 
 // Buckets. Records are JSON (read by people through the admin API, and
@@ -102,6 +108,12 @@ func OpenBolt(path string, o Options) (*Bolt, error) {
 	if o.MaxBatchDelay <= 0 {
 		o.MaxBatchDelay = DefaultMaxBatchDelay
 	}
+	if o.MmapSize == 0 && runtime.GOOS != "windows" {
+		o.MmapSize = DefaultMmapSize
+	}
+	if o.MaxSize > 0 {
+		o.MmapSize = min(o.MmapSize, o.MaxSize)
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
@@ -113,6 +125,11 @@ func OpenBolt(path string, o Options) (*Bolt, error) {
 		// every commit: less to fsync per Append (etcd does the same).
 		NoFreelistSync: true,
 		FreelistType:   bolt.FreelistMapType,
+		// Mapping ahead of the file means a growing journal need not
+		// remap, and a remap waits for every read transaction: a long
+		// List would otherwise stall Append. (Address space only, except
+		// on Windows, where bbolt grows the file to the mapping.)
+		InitialMmapSize: o.MmapSize,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("journal: open %s: %w", path, err)
