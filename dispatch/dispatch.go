@@ -141,8 +141,18 @@ func New(o Options) (*Dispatcher, error) {
 		routes: map[string]*route{}, workers: o.Workers, lease: o.Lease, pruneEvery: o.PruneEvery,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}),
 	}
+	if d.workers <= 0 {
+		d.workers = DefaultWorkers
+	}
 	if d.client == nil {
-		d.client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		transport := http.DefaultTransport.(*http.Transport).Clone()
+		// keep a connection per attempt in flight (the default keeps two
+		// per host, and a busy destination would redial all the time)
+		transport.MaxIdleConnsPerHost = d.workers
+		d.client = &http.Client{
+			Transport:     transport,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
 	}
 	if d.now == nil {
 		d.now = time.Now
@@ -152,9 +162,6 @@ func New(o Options) (*Dispatcher, error) {
 	}
 	if d.obs == nil {
 		d.obs = NopObserver{}
-	}
-	if d.workers <= 0 {
-		d.workers = DefaultWorkers
 	}
 	if d.pruneEvery <= 0 {
 		d.pruneEvery = DefaultPruneEvery
@@ -195,6 +202,11 @@ func New(o Options) (*Dispatcher, error) {
 // nothing.
 func (d *Dispatcher) Start() {
 	d.started.Do(func() {
+		select {
+		case <-d.stop:
+			return // stopped before it started: stay stopped
+		default:
+		}
 		d.loops.Add(2)
 		go d.run()
 		go d.janitor()

@@ -20,30 +20,11 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/webhookverify/caddy-webhook-verify/internal/testclock"
 	"github.com/webhookverify/caddy-webhook-verify/journal"
 )
 
 var ctx = context.Background()
-
-// fakeClock is an injected clock that moves only when told.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 func openStore(t *testing.T, now func() time.Time) *journal.Bolt {
 	t.Helper()
@@ -174,10 +155,7 @@ func start(t *testing.T, o Options) (*Dispatcher, *recorder) {
 	if o.Observer == nil {
 		o.Observer = rec
 	}
-	d, err := New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := build(t, o)
 	d.Start()
 	t.Cleanup(func() {
 		stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -192,6 +170,16 @@ func start(t *testing.T, o Options) (*Dispatcher, *recorder) {
 		}
 	})
 	return d, rec
+}
+
+// build makes a dispatcher for a test that starts and stops it itself.
+func build(t *testing.T, o Options) *Dispatcher {
+	t.Helper()
+	d, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 func accept(t *testing.T, d *Dispatcher, route, event string, body string) *journal.Delivery {
@@ -394,14 +382,14 @@ func TestDestinationDownThenBack(t *testing.T) {
 // step, and clamped to twice the step (the clock is injected, the
 // jitter pinned, so the times are exact).
 func TestRetryAfterHonouredAndClamped(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New()
 	asks := map[string]string{"/long": "90", "/huge": "86400", "/short": "1"}
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) {
 		w.Header().Set("Retry-After", asks[r.URL.Path])
 		w.WriteHeader(http.StatusTooManyRequests)
 	})
-	store := openStore(t, clock.now)
-	d, rec := start(t, Options{Store: store, Now: clock.now, Rand: func() float64 { return 0.5 },
+	store := openStore(t, clock.Now)
+	d, rec := start(t, Options{Store: store, Now: clock.Now, Rand: func() float64 { return 0.5 },
 		Routes: map[string]Route{"r": {Schedule: []time.Duration{time.Minute}, Destinations: []Destination{
 			{Name: "long", URL: rc.URL + "/long"}, {Name: "huge", URL: rc.URL + "/huge"}, {Name: "short", URL: rc.URL + "/short"},
 		}}}})
@@ -409,8 +397,8 @@ func TestRetryAfterHonouredAndClamped(t *testing.T) {
 	waitFor(t, "three attempts", func() bool { rec.mu.Lock(); defer rec.mu.Unlock(); return len(rec.attempts) == 3 })
 	want := map[string]time.Duration{"long": 90 * time.Second, "huge": 2 * time.Minute, "short": time.Minute}
 	for name, wait := range want {
-		if a := rec.at(name)[0]; a.State != journal.Pending || !a.Next.Equal(clock.now().Add(wait)) {
-			t.Errorf("%s: next in %v, want %v", name, a.Next.Sub(clock.now()), wait)
+		if a := rec.at(name)[0]; a.State != journal.Pending || !a.Next.Equal(clock.Now().Add(wait)) {
+			t.Errorf("%s: next in %v, want %v", name, a.Next.Sub(clock.Now()), wait)
 		}
 	}
 }
@@ -563,10 +551,10 @@ func TestNotifyFailureIsReported(t *testing.T) {
 // A paused destination's targets wait, past their whole schedule, and go
 // when it is resumed; the other destination is not held.
 func TestPauseResume(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New()
 	a, b := newReceiver(t, nil), newReceiver(t, nil)
-	store := openStore(t, clock.now)
-	d, rec := start(t, Options{Store: store, Now: clock.now, Routes: map[string]Route{"r": {Schedule: short, Destinations: []Destination{
+	store := openStore(t, clock.Now)
+	d, rec := start(t, Options{Store: store, Now: clock.Now, Routes: map[string]Route{"r": {Schedule: short, Destinations: []Destination{
 		{Name: "a", URL: a.URL}, {Name: "b", URL: b.URL},
 	}}}})
 	if err := d.SetPaused(ctx, "a", true); err != nil {
@@ -574,7 +562,7 @@ func TestPauseResume(t *testing.T) {
 	}
 	del := accept(t, d, "r", "push", `{}`)
 	waitFor(t, "b's delivery", func() bool { return len(rec.at("b")) == 1 })
-	clock.advance(24 * time.Hour)
+	clock.Advance(24 * time.Hour)
 	d.Wake()
 	// The loop claims a's and b's targets together, so b's delivery means
 	// a was passed over. Wait for the loop to have looked again after the
@@ -606,10 +594,7 @@ func TestStopWaitsForInFlight(t *testing.T) {
 		}
 	})
 	store := openStore(t, nil)
-	d, err := New(Options{Store: store, Routes: map[string]Route{"r": {Destinations: []Destination{{Name: "app", URL: rc.URL}}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := build(t, Options{Store: store, Routes: map[string]Route{"r": {Destinations: []Destination{{Name: "app", URL: rc.URL}}}}})
 	d.Start()
 	del := accept(t, d, "r", "push", `{}`)
 	<-started
@@ -633,10 +618,7 @@ func TestStopWaitsForInFlight(t *testing.T) {
 		started <- struct{}{}
 		<-r.Context().Done()
 	})
-	d2, err := New(Options{Store: store, Routes: map[string]Route{"r2": {Destinations: []Destination{{Name: "hung", URL: hung.URL}}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d2 := build(t, Options{Store: store, Routes: map[string]Route{"r2": {Destinations: []Destination{{Name: "hung", URL: hung.URL}}}}})
 	d2.Start()
 	del2 := accept(t, d2, "r2", "push", `{}`)
 	<-started
@@ -682,24 +664,24 @@ func TestMaxConcurrent(t *testing.T) {
 // The rate limit holds attempts in the journal (not in workers) until a
 // token comes; the clock is injected, so tokens come only when told.
 func TestRateLimit(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New()
 	rc := newReceiver(t, nil)
-	store := openStore(t, clock.now)
-	d, rec := start(t, Options{Store: store, Now: clock.now, Routes: map[string]Route{"r": {Destinations: []Destination{
+	store := openStore(t, clock.Now)
+	d, rec := start(t, Options{Store: store, Now: clock.Now, Routes: map[string]Route{"r": {Destinations: []Destination{
 		{Name: "app", URL: rc.URL, RateLimit: RateLimit{Events: 2, Window: time.Hour}},
 	}}}})
 	for range 5 {
 		accept(t, d, "r", "push", `{}`)
 	}
 	waitFor(t, "the burst", func() bool { return len(rec.at("app")) == 2 })
-	clock.advance(30 * time.Minute) // one token
+	clock.Advance(30 * time.Minute) // one token
 	d.Wake()
 	waitFor(t, "one more", func() bool { return len(rec.at("app")) == 3 })
 	s, _ := store.Stats(ctx)
 	if got := s.Targets[journal.Key{Route: "r", Destination: "app", State: journal.Pending}]; got != 2 {
 		t.Errorf("%d pending, want 2 waiting for tokens", got)
 	}
-	clock.advance(time.Hour)
+	clock.Advance(time.Hour)
 	d.Wake()
 	waitFor(t, "the rest", func() bool { return len(rec.at("app")) == 5 })
 }
@@ -751,24 +733,24 @@ func TestUnknownRouteWaits(t *testing.T) {
 
 // The janitor's Prune keeps each route's retention.
 func TestPrune(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New()
 	rc := newReceiver(t, nil)
-	store := openStore(t, clock.now)
-	d, rec := start(t, Options{Store: store, Now: clock.now, Routes: map[string]Route{
+	store := openStore(t, clock.Now)
+	d, rec := start(t, Options{Store: store, Now: clock.Now, Routes: map[string]Route{
 		"week": {Destinations: []Destination{{Name: "app", URL: rc.URL}}},
 		"hour": {Retention: time.Hour, Destinations: []Destination{{Name: "app2", URL: rc.URL}}},
 	}})
 	week := accept(t, d, "week", "push", `{}`)
 	hour := accept(t, d, "hour", "push", `{}`)
 	waitFor(t, "deliveries", func() bool { return len(rec.at("app")) == 1 && len(rec.at("app2")) == 1 })
-	clock.advance(2 * time.Hour)
+	clock.Advance(2 * time.Hour)
 	if n, err := d.Prune(ctx); n != 1 || err != nil {
 		t.Fatalf("Prune = %d %v, want the hour route's delivery", n, err)
 	}
 	if _, err := store.Get(ctx, hour.ID); !errors.Is(err, journal.ErrNotFound) {
 		t.Errorf("hour delivery: %v", err)
 	}
-	clock.advance(DefaultRetention)
+	clock.Advance(DefaultRetention)
 	if n, _ := d.Prune(ctx); n != 1 {
 		t.Errorf("a week later Prune deleted %d", n)
 	}

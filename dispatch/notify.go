@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/webhookverify/caddy-webhook-verify/journal"
 )
@@ -29,7 +30,7 @@ type Notice struct {
 func noticeFor(info AttemptInfo) Notice {
 	last := info.Error
 	if info.Status != 0 {
-		last = fmt.Sprintf("HTTP %d %s", info.Status, info.Error)
+		last = strings.TrimSpace(fmt.Sprintf("HTTP %d %s", info.Status, info.Error))
 	}
 	return Notice{
 		Text: fmt.Sprintf("Webhook %s (%s %s) is dead at %s after %d attempts; last: %.200s",

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/webhookverify/caddy-webhook-verify/internal/testclock"
 )
 
 // appenders is how many handlers append at once in the benchmarks.
@@ -71,8 +73,8 @@ func BenchmarkAppend(b *testing.B) {
 // BenchmarkClaimRecord is the workers' side: claim a due target, record
 // its delivery, 64 at a time.
 func BenchmarkClaimRecord(b *testing.B) {
-	clock := newFakeClock()
-	j, err := OpenBolt(filepath.Join(b.TempDir(), "j.db"), Options{Now: clock.now})
+	clock := testclock.New()
+	j, err := OpenBolt(filepath.Join(b.TempDir(), "j.db"), Options{Now: clock.Now})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -92,7 +94,7 @@ func BenchmarkClaimRecord(b *testing.B) {
 	wg.Wait()
 	b.ReportAllocs()
 	b.ResetTimer()
-	now := clock.now()
+	now := clock.Now()
 	start := time.Now()
 	for left := b.N; left > 0; {
 		tasks, err := j.Claim(ctx, now, appenders, time.Minute, nil)

@@ -14,43 +14,24 @@ import (
 	"time"
 
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/webhookverify/caddy-webhook-verify/internal/testclock"
 )
-
-// fakeClock is an injected clock that moves only when told.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return c.t
-}
 
 var ctx = context.Background()
 
 // openTest opens a journal in a fresh directory below the test's temp dir
 // (so OpenBolt has to make it) and closes it when the test ends.
-func openTest(t testing.TB, clock *fakeClock) *Bolt {
+func openTest(t testing.TB, clock *testclock.Clock) *Bolt {
 	t.Helper()
 	return openAt(t, filepath.Join(t.TempDir(), "webhook", "deliveries.db"), clock)
 }
 
-func openAt(t testing.TB, path string, clock *fakeClock) *Bolt {
+func openAt(t testing.TB, path string, clock *testclock.Clock) *Bolt {
 	t.Helper()
 	o := Options{}
 	if clock != nil {
-		o.Now = clock.now
+		o.Now = clock.Now
 	}
 	b, err := OpenBolt(path, o)
 	if err != nil {
@@ -61,11 +42,11 @@ func openAt(t testing.TB, path string, clock *fakeClock) *Bolt {
 }
 
 // add appends a delivery of route to destinations, received now.
-func add(t testing.TB, b *Bolt, clock *fakeClock, route string, destinations ...string) *Delivery {
+func add(t testing.TB, b *Bolt, clock *testclock.Clock, route string, destinations ...string) *Delivery {
 	t.Helper()
 	d := &Delivery{
 		Route: route, Provider: "github", Event: "push", ProviderID: "gh-1",
-		Received: clock.now(), Method: http.MethodPost, Path: "/hooks/gh?x=1",
+		Received: clock.Now(), Method: http.MethodPost, Path: "/hooks/gh?x=1",
 		Header: http.Header{"Content-Type": {"application/json"}, "X-Github-Event": {"push"}},
 		Body:   []byte(`{"n":1}`),
 	}
@@ -171,7 +152,7 @@ func decodeMillis(id string) int64 {
 }
 
 func TestAppendValidates(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New()
 	b := openTest(t, clock)
 	d := add(t, b, clock, "r", "a")
 	cases := []struct {
@@ -210,13 +191,13 @@ func cmpErr(err error) any {
 // One delivery, two destinations: claimed with everything the attempt
 // needs, hidden while leased, each destination recorded on its own.
 func TestAppendClaimRecord(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New()
 	b := openTest(t, clock)
 	d := add(t, b, clock, "gh", "app", "audit")
 	if !strings.HasPrefix(d.ID, IDPrefix) {
 		t.Fatalf("Append gave id %q", d.ID)
 	}
-	now := clock.now()
+	now := clock.Now()
 
 	tasks := claim(t, b, now, 10, nil)
 	if got := names(tasks); !slices.Equal(got, []string{d.ID + "/app", d.ID + "/audit"}) {
@@ -237,14 +218,14 @@ func TestAppendClaimRecord(t *testing.T) {
 		t.Fatalf("NextDue = %v %v, want the lease's end", next, ok)
 	}
 
-	clock.advance(time.Second)
+	clock.Advance(time.Second)
 	record(t, b, tasks[0], 200, Outcome{State: Delivered})
 	retryAt := now.Add(5 * time.Second)
 	if err := b.Record(ctx, tasks[1], Attempt{At: now, Status: 503, Error: "busy", Duration: time.Second}, Outcome{State: Pending, Next: retryAt}); err != nil {
 		t.Fatal(err)
 	}
 	app, audit := target(t, b, d.ID, "app"), target(t, b, d.ID, "audit")
-	if app.State != Delivered || app.Attempts != 1 || app.LastStatus != 200 || len(app.History) != 1 || !app.Updated.Equal(clock.now()) {
+	if app.State != Delivered || app.Attempts != 1 || app.LastStatus != 200 || len(app.History) != 1 || !app.Updated.Equal(clock.Now()) {
 		t.Errorf("app target %+v", app)
 	}
 	if audit.State != Pending || audit.Attempts != 1 || audit.Round != 1 || audit.LastError != "busy" || !audit.Next.Equal(retryAt) {
@@ -259,10 +240,10 @@ func TestAppendClaimRecord(t *testing.T) {
 }
 
 func TestRecordValidates(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New()
 	b := openTest(t, clock)
 	add(t, b, clock, "r", "a")
-	task := claim(t, b, clock.now(), 1, nil)[0]
+	task := claim(t, b, clock.Now(), 1, nil)[0]
 	for _, o := range []Outcome{{State: "lost"}, {State: Pending}} {
 		if err := b.Record(ctx, task, Attempt{}, o); err == nil {
 			t.Errorf("Record accepted outcome %+v", o)
@@ -279,15 +260,15 @@ func TestRecordValidates(t *testing.T) {
 // A claimer that dies leaves its task due again when the lease ends; the
 // new claim takes the lease over, and the old one can no longer record.
 func TestLeaseExpiryReclaimAndStaleRecord(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New()
 	b := openTest(t, clock)
 	d := add(t, b, clock, "r", "a")
-	first := claim(t, b, clock.now(), 1, nil)[0]
+	first := claim(t, b, clock.Now(), 1, nil)[0]
 
-	if got := claim(t, b, clock.advance(time.Minute-time.Nanosecond), 1, nil); len(got) != 0 {
+	if got := claim(t, b, clock.Advance(time.Minute-time.Nanosecond), 1, nil); len(got) != 0 {
 		t.Fatal("claimed before the lease ran out")
 	}
-	second := claim(t, b, clock.advance(time.Nanosecond), 1, nil)
+	second := claim(t, b, clock.Advance(time.Nanosecond), 1, nil)
 	if len(second) != 1 || second[0].Lease == first.Lease {
 		t.Fatalf("re-claim after the lease: %+v", second)
 	}
@@ -321,19 +302,19 @@ func TestClaimOrderLimitAndQuota(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			clock := newFakeClock()
+			clock := testclock.New()
 			b := openTest(t, clock)
 			var all []string
 			for i := range 4 {
 				dst := []string{"a", "b"}[i%2]
 				all = append(all, add(t, b, clock, "r", dst).ID+"/"+dst)
-				clock.advance(time.Second)
+				clock.Advance(time.Second)
 			}
 			var want []string
 			for _, i := range tc.want {
 				want = append(want, all[i])
 			}
-			if got := names(claim(t, b, clock.now(), tc.limit, tc.quota)); !slices.Equal(got, want) {
+			if got := names(claim(t, b, clock.Now(), tc.limit, tc.quota)); !slices.Equal(got, want) {
 				t.Errorf("claimed %v, want %v", got, want)
 			}
 		})
@@ -348,14 +329,14 @@ func btoi(b bool) int {
 }
 
 func TestNextDue(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New()
 	b := openTest(t, clock)
 	if _, ok, err := b.NextDue(ctx, nil); ok || err != nil {
 		t.Fatalf("empty journal: NextDue ok=%v err=%v", ok, err)
 	}
-	start := clock.now()
+	start := clock.Now()
 	add(t, b, clock, "r", "a")
-	clock.advance(time.Second)
+	clock.Advance(time.Second)
 	add(t, b, clock, "r", "b")
 	if next, ok, _ := b.NextDue(ctx, nil); !ok || !next.Equal(start) {
 		t.Errorf("NextDue = %v, want %v", next, start)
@@ -372,7 +353,7 @@ func TestNextDue(t *testing.T) {
 // Paused destinations wait (in every route), are listed, survive a
 // reopen, and come back when resumed.
 func TestPause(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New()
 	path := filepath.Join(t.TempDir(), "j.db")
 	b := openAt(t, path, clock)
 	d1 := add(t, b, clock, "r1", "a", "b")
@@ -383,7 +364,7 @@ func TestPause(t *testing.T) {
 	if err := b.SetPaused(ctx, "", true); err == nil {
 		t.Error("paused a destination without a name")
 	}
-	if got := claim(t, b, clock.now(), 10, nil); !slices.Equal(names(got), []string{d1.ID + "/b"}) {
+	if got := claim(t, b, clock.Now(), 10, nil); !slices.Equal(names(got), []string{d1.ID + "/b"}) {
 		t.Fatalf("claimed %v while a is paused", names(got))
 	}
 	if _, ok, _ := b.NextDue(ctx, nil); !ok {
@@ -395,8 +376,8 @@ func TestPause(t *testing.T) {
 	if p, _ := b.Paused(ctx); !slices.Equal(p, []string{"a"}) {
 		t.Fatalf("paused after reopen: %v", p)
 	}
-	clock.advance(time.Hour) // far past any schedule: still nothing is dead
-	if got := claim(t, b, clock.now(), 10, nil); !slices.Equal(names(got), []string{d1.ID + "/b"}) {
+	clock.Advance(time.Hour) // far past any schedule: still nothing is dead
+	if got := claim(t, b, clock.Now(), 10, nil); !slices.Equal(names(got), []string{d1.ID + "/b"}) {
 		t.Fatalf("claimed %v while a is paused", names(got))
 	}
 	if err := b.SetPaused(ctx, "a", false); err != nil {
@@ -405,7 +386,7 @@ func TestPause(t *testing.T) {
 	if p, _ := b.Paused(ctx); len(p) != 0 {
 		t.Fatalf("paused after resume: %v", p)
 	}
-	if got := claim(t, b, clock.now(), 10, nil); !slices.Equal(names(got), []string{d1.ID + "/a", d2.ID + "/a"}) {
+	if got := claim(t, b, clock.Now(), 10, nil); !slices.Equal(names(got), []string{d1.ID + "/a", d2.ID + "/a"}) {
 		t.Fatalf("claimed %v after resume", names(got))
 	}
 }
@@ -413,25 +394,25 @@ func TestPause(t *testing.T) {
 // Replay makes finished targets pending with a fresh schedule; the id
 // stays the same.
 func TestReplay(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New()
 	b := openTest(t, clock)
 	d := add(t, b, clock, "r", "a", "b", "c")
-	tasks := claim(t, b, clock.now(), 10, nil)
+	tasks := claim(t, b, clock.Now(), 10, nil)
 	record(t, b, tasks[0], 410, Outcome{State: Dead})
 	record(t, b, tasks[1], 200, Outcome{State: Delivered})
 	// c stays pending
 
-	if _, err := b.Replay(ctx, "msg_nope", "", clock.now()); !errors.Is(err, ErrNotFound) {
+	if _, err := b.Replay(ctx, "msg_nope", "", clock.Now()); !errors.Is(err, ErrNotFound) {
 		t.Errorf("replay of an unknown id: %v", err)
 	}
-	if _, err := b.Replay(ctx, d.ID, "z", clock.now()); !errors.Is(err, ErrNotFound) {
+	if _, err := b.Replay(ctx, d.ID, "z", clock.Now()); !errors.Is(err, ErrNotFound) {
 		t.Errorf("replay of an unknown destination: %v", err)
 	}
-	if n, err := b.Replay(ctx, d.ID, "c", clock.now()); n != 0 || err != nil {
+	if n, err := b.Replay(ctx, d.ID, "c", clock.Now()); n != 0 || err != nil {
 		t.Errorf("replay of a pending target: %d %v", n, err)
 	}
 
-	at := clock.advance(time.Hour)
+	at := clock.Advance(time.Hour)
 	n, err := b.Replay(ctx, d.ID, "", at)
 	if n != 2 || err != nil {
 		t.Fatalf("Replay = %d %v, want 2 targets", n, err)
@@ -455,31 +436,31 @@ func TestReplay(t *testing.T) {
 func TestReplayWhere(t *testing.T) {
 	defer func(n int) { replayChunk = n }(replayChunk)
 	replayChunk = 2 // cross chunk boundaries with a handful of deliveries
-	clock := newFakeClock()
+	clock := testclock.New()
 	b := openTest(t, clock)
 	var dead []string
 	for i := range 5 {
 		route := []string{"r1", "r2"}[i%2]
 		d := add(t, b, clock, route, "a", "b")
-		tasks := claim(t, b, clock.now(), 10, nil)
+		tasks := claim(t, b, clock.Now(), 10, nil)
 		record(t, b, tasks[0], 500, Outcome{State: Dead})
 		record(t, b, tasks[1], 200, Outcome{State: Delivered})
 		if route == "r1" {
 			dead = append(dead, d.ID)
 		}
-		clock.advance(time.Second)
+		clock.Advance(time.Second)
 	}
-	if _, err := b.ReplayWhere(ctx, Filter{Route: "r1"}, clock.now()); err == nil {
+	if _, err := b.ReplayWhere(ctx, Filter{Route: "r1"}, clock.Now()); err == nil {
 		t.Error("ReplayWhere without a state replayed")
 	}
-	if _, err := b.ReplayWhere(ctx, Filter{State: Pending}, clock.now()); err == nil {
+	if _, err := b.ReplayWhere(ctx, Filter{State: Pending}, clock.Now()); err == nil {
 		t.Error("ReplayWhere of pending targets replayed")
 	}
-	n, err := b.ReplayWhere(ctx, Filter{Route: "r1", State: Dead, Limit: 2}, clock.now())
+	n, err := b.ReplayWhere(ctx, Filter{Route: "r1", State: Dead, Limit: 2}, clock.Now())
 	if n != 2 || err != nil {
 		t.Fatalf("ReplayWhere limit 2 = %d %v", n, err)
 	}
-	n, err = b.ReplayWhere(ctx, Filter{Route: "r1", State: Dead}, clock.now())
+	n, err = b.ReplayWhere(ctx, Filter{Route: "r1", State: Dead}, clock.Now())
 	if n != 1 || err != nil {
 		t.Fatalf("ReplayWhere of the rest = %d %v", n, err)
 	}
@@ -492,7 +473,7 @@ func TestReplayWhere(t *testing.T) {
 	if s.Targets[Key{"r1", "a", Pending}] != 3 || s.Targets[Key{"r2", "a", Dead}] != 2 || s.Targets[Key{"r1", "a", Dead}] != 0 {
 		t.Errorf("stats after bulk replay: %v", s.Targets)
 	}
-	n, err = b.ReplayWhere(ctx, Filter{State: Delivered, Destination: "b"}, clock.now())
+	n, err = b.ReplayWhere(ctx, Filter{State: Delivered, Destination: "b"}, clock.Now())
 	if n != 5 || err != nil {
 		t.Errorf("ReplayWhere of delivered b = %d %v", n, err)
 	}
@@ -501,15 +482,15 @@ func TestReplayWhere(t *testing.T) {
 // List walks newest first, filters, pages with Before, and leaves bodies
 // out.
 func TestListFiltersAndOrder(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New()
 	b := openTest(t, clock)
 	var ids []string // oldest first
 	for i := range 6 {
 		route := []string{"r1", "r2", "r3"}[i%3]
 		ids = append(ids, add(t, b, clock, route, "a", "b").ID)
-		clock.advance(time.Second)
+		clock.Advance(time.Second)
 	}
-	tasks := claim(t, b, clock.now(), 2, nil) // ids[0] a and b
+	tasks := claim(t, b, clock.Now(), 2, nil) // ids[0] a and b
 	record(t, b, tasks[0], 410, Outcome{State: Dead})
 	record(t, b, tasks[1], 200, Outcome{State: Delivered})
 
@@ -558,11 +539,11 @@ func TestListFiltersAndOrder(t *testing.T) {
 func TestPrune(t *testing.T) {
 	defer func(n int) { pruneChunk = n }(pruneChunk)
 	pruneChunk = 2
-	clock := newFakeClock()
+	clock := testclock.New()
 	b := openTest(t, clock)
 	finish := func(route string, state State) string {
 		d := add(t, b, clock, route, "a")
-		record(t, b, claim(t, b, clock.now(), 1, nil)[0], 200, Outcome{State: state})
+		record(t, b, claim(t, b, clock.Now(), 1, nil)[0], 200, Outcome{State: state})
 		return d.ID
 	}
 	old1 := finish("r1", Delivered)
@@ -573,17 +554,17 @@ func TestPrune(t *testing.T) {
 	if err := b.SetPaused(ctx, "b", true); err != nil {
 		t.Fatal(err)
 	}
-	record(t, b, claim(t, b, clock.now(), 1, nil)[0], 200, Outcome{State: Delivered})
-	clock.advance(2 * time.Hour)
+	record(t, b, claim(t, b, clock.Now(), 1, nil)[0], 200, Outcome{State: Delivered})
+	clock.Advance(2 * time.Hour)
 	recent := finish("r1", Delivered)
 	// a replayed delivery is no longer finished, however old
 	replayed := finish("r2", Dead)
-	clock.advance(time.Hour)
-	if _, err := b.Replay(ctx, replayed, "", clock.now()); err != nil {
+	clock.Advance(time.Hour)
+	if _, err := b.Replay(ctx, replayed, "", clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	// r1 keeps one hour, r2 keeps ten
-	cutoffs := map[string]time.Time{"r1": clock.now().Add(-time.Hour), "r2": clock.now().Add(-10 * time.Hour)}
+	cutoffs := map[string]time.Time{"r1": clock.Now().Add(-time.Hour), "r2": clock.Now().Add(-10 * time.Hour)}
 	n, err := b.Prune(ctx, func(route string) time.Time { return cutoffs[route] })
 	if n != 3 || err != nil {
 		t.Fatalf("Prune = %d %v, want 3", n, err)
@@ -604,7 +585,7 @@ func TestPrune(t *testing.T) {
 	if !mapsEqual(s.Targets, want) {
 		t.Errorf("stats after prune %v, want %v", s.Targets, want)
 	}
-	if n, _ := b.Prune(ctx, func(string) time.Time { return clock.now().Add(time.Hour) }); n != 2 {
+	if n, _ := b.Prune(ctx, func(string) time.Time { return clock.Now().Add(time.Hour) }); n != 2 {
 		t.Errorf("pruning everything finished deleted %d, want 2 (oldOther, recent)", n)
 	}
 }
@@ -622,14 +603,14 @@ func mapsEqual[K comparable](a, b map[K]int) bool {
 }
 
 func TestStats(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New()
 	b := openTest(t, clock)
 	if s, err := b.Stats(ctx); err != nil || len(s.Targets) != 0 || !s.OldestPending.IsZero() {
 		t.Fatalf("empty stats %+v %v", s, err)
 	}
-	first := clock.now()
+	first := clock.Now()
 	d := add(t, b, clock, "r", "a", "b")
-	clock.advance(time.Minute)
+	clock.Advance(time.Minute)
 	add(t, b, clock, "r", "a")
 	add(t, b, clock, "q", "a")
 	tasks := claim(t, b, first, 10, nil) // d's two targets
@@ -649,11 +630,11 @@ func TestStats(t *testing.T) {
 // Everything is on disk: a reopened journal has the deliveries, their
 // bodies, targets, histories, leases, pauses and counts.
 func TestReopenKeepsEverything(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New()
 	path := filepath.Join(t.TempDir(), "j.db")
 	b := openAt(t, path, clock)
 	d := add(t, b, clock, "r", "a", "b")
-	tasks := claim(t, b, clock.now(), 10, nil)
+	tasks := claim(t, b, clock.Now(), 10, nil)
 	record(t, b, tasks[0], 200, Outcome{State: Delivered})
 	if err := b.SetPaused(ctx, "x", true); err != nil {
 		t.Fatal(err)
@@ -705,13 +686,13 @@ func TestOpenWhereNoDirectoryCanBe(t *testing.T) {
 // root, so the test opens the file descriptor itself read-only (through
 // the openFile hook), which refuses writes to root as well.
 func TestAppendFailsOnReadOnlyFile(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New()
 	path := filepath.Join(t.TempDir(), "j.db")
 	b := openAt(t, path, clock)
 	d := add(t, b, clock, "r", "a")
 	b.Close()
 
-	ro, err := OpenBolt(path, Options{Now: clock.now, openFile: func(name string, _ int, _ os.FileMode) (*os.File, error) {
+	ro, err := OpenBolt(path, Options{Now: clock.Now, openFile: func(name string, _ int, _ os.FileMode) (*os.File, error) {
 		return os.OpenFile(name, os.O_RDONLY, 0)
 	}})
 	if err != nil {
@@ -731,8 +712,8 @@ func TestAppendFailsOnReadOnlyFile(t *testing.T) {
 // A full disk, played by bbolt's MaxSize: Append fails with an error, and
 // what was stored before stays readable.
 func TestAppendFailsWhenFull(t *testing.T) {
-	clock := newFakeClock()
-	b, err := OpenBolt(filepath.Join(t.TempDir(), "j.db"), Options{Now: clock.now, MaxSize: 1 << 20})
+	clock := testclock.New()
+	b, err := OpenBolt(filepath.Join(t.TempDir(), "j.db"), Options{Now: clock.Now, MaxSize: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -765,7 +746,7 @@ func TestAppendFailsWhenFull(t *testing.T) {
 
 // 64 appenders at once, under -race: every delivery is stored once.
 func TestConcurrentAppend(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New()
 	b := openTest(t, clock)
 	const writers, each = 64, 10
 	ids := make(chan string, writers*each)
@@ -799,7 +780,7 @@ func TestConcurrentAppend(t *testing.T) {
 }
 
 func TestCanceledContext(t *testing.T) {
-	b := openTest(t, newFakeClock())
+	b := openTest(t, testclock.New())
 	done, cancel := context.WithCancel(ctx)
 	cancel()
 	if err := b.Append(done, &Delivery{Route: "r", Targets: []Target{{Destination: "a"}}}); !errors.Is(err, context.Canceled) {

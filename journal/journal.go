@@ -81,7 +81,7 @@ type Target struct {
 	Replays int `json:"replays,omitempty"`
 	// Next is when a pending target is due; while it is claimed, when the
 	// lease runs out.
-	Next       time.Time `json:"next"`
+	Next       time.Time `json:"next,omitzero"`
 	LastStatus int       `json:"last_status,omitempty"`
 	LastError  string    `json:"last_error,omitempty"`
 	Updated    time.Time `json:"updated"`
