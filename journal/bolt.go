@@ -347,7 +347,7 @@ func dueCandidates(tx *bolt.Tx, now time.Time, limit int, quota Quota) []dueEntr
 		}
 	})
 	slices.SortFunc(found, func(a, b dueEntry) int {
-		return cmp.Or(cmp.Compare(a.next, b.next), strings.Compare(a.id, b.id))
+		return cmp.Or(cmp.Compare(a.next, b.next), strings.Compare(a.id, b.id), strings.Compare(a.destination, b.destination))
 	})
 	return found[:min(len(found), limit)]
 }
@@ -369,8 +369,19 @@ func (b *Bolt) Claim(ctx context.Context, now time.Time, limit int, lease time.D
 	if limit <= 0 {
 		return nil, nil
 	}
+	// Look first in a read transaction: a write transaction costs an
+	// fsync even when it changes nothing, and the dispatcher often looks
+	// when nothing is due.
+	anything := false
+	err := b.db.View(func(tx *bolt.Tx) error {
+		anything = len(dueCandidates(tx, now, 1, quota)) > 0
+		return nil
+	})
+	if err != nil || !anything {
+		return nil, err
+	}
 	var tasks []Task
-	err := b.db.Batch(func(tx *bolt.Tx) error {
+	err = b.db.Batch(func(tx *bolt.Tx) error {
 		tasks = tasks[:0] // a run that was rolled back claimed nothing
 		for _, e := range dueCandidates(tx, now, limit, quota) {
 			t, err := claimOne(tx, e, now.Add(lease))

@@ -357,6 +357,7 @@ func TestPause(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j.db")
 	b := openAt(t, path, clock)
 	d1 := add(t, b, clock, "r1", "a", "b")
+	clock.Advance(time.Millisecond) // ids made in one millisecond sort at random
 	d2 := add(t, b, clock, "r2", "a")
 	if err := b.SetPaused(ctx, "a", true); err != nil {
 		t.Fatal(err)
