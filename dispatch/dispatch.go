@@ -80,10 +80,11 @@ const (
 	// without a Wake (another instance on a shared store, a resumed
 	// destination there) is found within it.
 	idleWait = time.Minute
-	// troubleWait is the pause after the store fails, or when something
-	// is due that could not be claimed (it keeps the loop from spinning).
+	// troubleWait is the pause after the store fails.
 	troubleWait = time.Second
-	spinWait    = 10 * time.Millisecond
+	// spinWait is the pause when something is due that could not be
+	// claimed: short, but not a spin.
+	spinWait = 10 * time.Millisecond
 	// jitter is the ± fraction added to each schedule step, so targets
 	// that failed together do not all come back together.
 	jitter = 0.1

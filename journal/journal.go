@@ -184,9 +184,10 @@ var (
 // that another process would need to see.
 type Store interface {
 	// Append stores d with all its targets (each must be Pending, with the
-	// Next it is first due). When it returns nil the delivery is durable
-	// (fsync'd); any error (a full disk, a read-only file) means it is not.
-	// It fills d.ID when empty.
+	// Next it is first due; zero means now). When it returns nil the
+	// delivery is durable (fsync'd); any error (a full disk, a read-only
+	// file) means it is not. It fills d.ID (NewID) and d.Received when
+	// empty, and each target's State, Next and Updated.
 	Append(ctx context.Context, d *Delivery) error
 	// Claim takes up to limit due targets (Next <= now), oldest first,
 	// leaving alone paused destinations and those quota holds back. Each is
