@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -770,4 +771,73 @@ func TestNewValidates(t *testing.T) {
 			t.Errorf("%s: New accepted", name)
 		}
 	}
+}
+
+// Bulk replay: every dead target of a route goes again.
+func TestReplayWhere(t *testing.T) {
+	var mu sync.Mutex
+	code := http.StatusGone
+	rc := newReceiver(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.WriteHeader(code)
+	})
+	store := openStore(t, nil)
+	d, rec := start(t, Options{Store: store, Routes: map[string]Route{"r": {Destinations: []Destination{{Name: "app", URL: rc.URL}}}}})
+	for range 3 {
+		accept(t, d, "r", "push", `{}`)
+	}
+	waitFor(t, "three dead", func() bool { return len(rec.at("app")) == 3 })
+	mu.Lock()
+	code = http.StatusOK
+	mu.Unlock()
+	if _, err := d.ReplayWhere(ctx, journal.Filter{Route: "r"}); err == nil {
+		t.Error("bulk replay without a state")
+	}
+	if n, err := d.ReplayWhere(ctx, journal.Filter{Route: "r", State: journal.Dead}); n != 3 || err != nil {
+		t.Fatalf("ReplayWhere = %d %v", n, err)
+	}
+	waitFor(t, "three replayed deliveries", func() bool { return len(rec.at("app")) == 6 })
+	for _, a := range rec.at("app")[3:] {
+		if a.State != journal.Delivered || !a.Replay || a.Attempt != 2 {
+			t.Errorf("replayed attempt %+v", a)
+		}
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.replays) != 1 || rec.replays[0] != (ReplayInfo{Route: "r", State: journal.Dead, Targets: 3}) {
+		t.Errorf("observer heard %+v", rec.replays)
+	}
+}
+
+// failingStore fails Claim while told to.
+type failingStore struct {
+	journal.Store
+	fail atomic.Bool
+}
+
+func (s *failingStore) Claim(ctx context.Context, now time.Time, limit int, lease time.Duration, q journal.Quota) ([]journal.Task, error) {
+	if s.fail.Load() {
+		return nil, errors.New("disk on fire")
+	}
+	return s.Store.Claim(ctx, now, limit, lease, q)
+}
+
+// A journal that fails under the loop is reported, and the loop carries on
+// once it works again.
+func TestStoreFailureIsReported(t *testing.T) {
+	rc := newReceiver(t, nil)
+	store := &failingStore{Store: openStore(t, nil)}
+	store.fail.Store(true)
+	d, rec := start(t, Options{Store: store, Routes: map[string]Route{"r": {Destinations: []Destination{{Name: "app", URL: rc.URL}}}}})
+	accept(t, d, "r", "push", `{}`)
+	waitFor(t, "the failure reported", func() bool { rec.mu.Lock(); defer rec.mu.Unlock(); return len(rec.storeErr) > 0 })
+	store.fail.Store(false)
+	waitFor(t, "the delivery", func() bool { d.Wake(); return len(rec.at("app")) == 1 })
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if err := rec.storeErr[0]; !strings.Contains(err.Error(), "claim: disk on fire") {
+		t.Errorf("reported %v", err)
+	}
+	rec.storeErr = nil // seen; the cleanup checks for others
 }
