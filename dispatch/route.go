@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"time"
 )
@@ -102,7 +103,7 @@ func (r Route) WithDefaults() (Route, error) {
 		return r, fmt.Errorf("route %s: no destination", r.Name)
 	}
 	if len(r.Schedule) == 0 {
-		r.Schedule = DefaultSchedule
+		r.Schedule = slices.Clone(DefaultSchedule)
 	}
 	for _, d := range r.Schedule {
 		if d <= 0 {

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,7 +51,8 @@ type Options struct {
 	// fail as they would on a full disk, and Append's caller answers 503.
 	MaxSize int
 	// MmapSize is how much of the file is mapped from the start; default
-	// DefaultMmapSize (0 on Windows, where it would grow the file to it).
+	// DefaultMmapSize (0 on Windows, where it would grow the file to it,
+	// and on 32-bit systems, short of address space).
 	MmapSize int
 
 	// openFile replaces os.OpenFile, for tests that make the file refuse
@@ -108,7 +110,7 @@ func OpenBolt(path string, o Options) (*Bolt, error) {
 	if o.MaxBatchDelay <= 0 {
 		o.MaxBatchDelay = DefaultMaxBatchDelay
 	}
-	if o.MmapSize == 0 && runtime.GOOS != "windows" {
+	if o.MmapSize == 0 && runtime.GOOS != "windows" && strconv.IntSize == 64 {
 		o.MmapSize = DefaultMmapSize
 	}
 	if o.MaxSize > 0 {
