@@ -73,7 +73,7 @@ func webhookCommands(cmd *cobra.Command) {
 		f.String("body", "", "file with the body, or - for stdin (default: a small JSON test event)")
 		f.String("url", "", "where the delivery goes (required by send, and by providers that sign the URL)")
 		f.String("content-type", "application/json", "the body's content type")
-		f.String("event", "", "event type, for providers that send it in a header")
+		f.String("event", "", "event type, for providers that send it in a header (default: one the provider sends, e.g. ping for github)")
 		f.String("id", "", "delivery id (default: a fresh one)")
 		if !send {
 			f.Bool("curl", false, "print a curl command that sends the delivery instead of the headers")

@@ -66,7 +66,7 @@ func TestMetricsThroughCaddy(t *testing.T) {
 	route := "metrics-" + time.Now().Format("150405.000")
 	t.Setenv("WV_ROUTE", route)
 	up := newUpstream(t)
-	startCaddy(t, up, `
+	_, logFile := startCaddy(t, up, `
 	:9080 {
 		webhook_verify /github github {
 			name {env.WV_ROUTE}
@@ -109,6 +109,13 @@ func TestMetricsThroughCaddy(t *testing.T) {
 	}
 	if got := scrape(t, "caddy_webhook_dedupe_entries", map[string]string{"zone": getenv(t, "WV_ZONE")}); got != 1 {
 		t.Errorf("dedupe_entries = %v, want 1", got)
+	}
+	// Every answer is logged too, with its outcome.
+	log := readLog(t, logFile)
+	for _, outcome := range []string{"duplicate", "bad_signature", "missing_signature", "too_large", "method_not_allowed"} {
+		if !strings.Contains(log, `"outcome":"`+outcome+`"`) {
+			t.Errorf("no log line with outcome %s", outcome)
+		}
 	}
 
 	// The app going away is counted as upstream_failed.

@@ -60,7 +60,14 @@ type outcomeInfo struct {
 	// shadow mode (`enforce off`).
 	message, shadowMessage string
 	// fields are what the line says beyond the fields every line has.
-	fields func(d *delivery) []zap.Field
+	fields fieldSet
+}
+
+// fieldSet is what a kind of log line says beyond the common fields, and
+// the names it uses, for the README.
+type fieldSet struct {
+	names string
+	of    func(d *delivery) []zap.Field
 }
 
 var outcomes = [numOutcomes]outcomeInfo{
@@ -151,8 +158,8 @@ func (d *delivery) record(o outcome) {
 		zap.String("event", truncate(d.Event)),
 		zap.String("client_ip", d.clientIP()),
 	}
-	if info.fields != nil {
-		fields = append(fields, info.fields(d)...)
+	if info.fields.of != nil {
+		fields = append(fields, info.fields.of(d)...)
 	}
 	c.Write(fields...)
 }
@@ -170,58 +177,50 @@ func outcomeOf(reason verify.Reason) outcome {
 
 // The fields of particular outcomes. Sender-chosen values are truncated;
 // no secret, signature or token is ever among them.
-
-func methodFields(d *delivery) []zap.Field {
-	return []zap.Field{zap.String("method", truncate(d.r.Method))}
-}
-
-func bodyFields(d *delivery) []zap.Field {
-	return []zap.Field{zap.Int64("content_length", d.r.ContentLength), zap.Int64("max_body", d.h.MaxBody)}
-}
-
-func budgetFields(d *delivery) []zap.Field {
-	return []zap.Field{zap.Int64("body_budget", d.h.bodyLimits.budget.Total())}
-}
-
-func errorFields(d *delivery) []zap.Field {
-	if d.err == nil {
-		return nil
-	}
-	return []zap.Field{zap.Error(d.err)}
-}
-
-func rejectFields(d *delivery) []zap.Field {
-	reason := verify.ReasonOf(d.verifyErr)
-	return []zap.Field{zap.String("reason", string(reason)), zap.String("detail", errDetail(d.verifyErr)), zap.String("request_id", d.requestID())}
-}
-
-func statusFields(d *delivery) []zap.Field {
-	return []zap.Field{zap.Int("status", d.status)}
-}
-
-func retryAfterFields(d *delivery) []zap.Field {
-	return []zap.Field{zap.Duration("retry_after", d.retryAfter)}
-}
-
-func rateLimitFields(d *delivery) []zap.Field {
-	return []zap.Field{zap.String("key", truncate(d.limitKey)), zap.Duration("retry_after", d.retryAfter), zap.Bool("concurrency", d.concurrency)}
-}
-
-func retryFields(d *delivery) []zap.Field {
-	f := []zap.Field{zap.Int("attempt", d.attempt), zap.Duration("delay", d.retryAfter)}
-	if d.err != nil {
-		return append(f, zap.Error(d.err))
-	}
-	return append(f, zap.Int("status", d.status))
-}
-
-func forwardFields(d *delivery) []zap.Field {
-	f := []zap.Field{zap.Int("status", d.status), zap.Int("attempts", d.attempt), zap.Duration("duration", d.forwardTime)}
-	if d.err != nil {
-		f = append(f, zap.Error(d.err))
-	}
-	return f
-}
+var (
+	methodFields = fieldSet{"`method`", func(d *delivery) []zap.Field {
+		return []zap.Field{zap.String("method", truncate(d.r.Method))}
+	}}
+	bodyFields = fieldSet{"`content_length`, `max_body`", func(d *delivery) []zap.Field {
+		return []zap.Field{zap.Int64("content_length", d.r.ContentLength), zap.Int64("max_body", d.h.MaxBody)}
+	}}
+	budgetFields = fieldSet{"`body_budget`", func(d *delivery) []zap.Field {
+		return []zap.Field{zap.Int64("body_budget", d.h.bodyLimits.budget.Total())}
+	}}
+	errorFields = fieldSet{"`error`", func(d *delivery) []zap.Field {
+		if d.err == nil {
+			return nil
+		}
+		return []zap.Field{zap.Error(d.err)}
+	}}
+	rejectFields = fieldSet{"`reason`, `detail`, `request_id`", func(d *delivery) []zap.Field {
+		reason := verify.ReasonOf(d.verifyErr)
+		return []zap.Field{zap.String("reason", string(reason)), zap.String("detail", errDetail(d.verifyErr)), zap.String("request_id", d.requestID())}
+	}}
+	statusFields = fieldSet{"`status` (the original answer)", func(d *delivery) []zap.Field {
+		return []zap.Field{zap.Int("status", d.status)}
+	}}
+	retryAfterFields = fieldSet{"`retry_after`", func(d *delivery) []zap.Field {
+		return []zap.Field{zap.Duration("retry_after", d.retryAfter)}
+	}}
+	rateLimitFields = fieldSet{"`key`, `retry_after`, `concurrency`", func(d *delivery) []zap.Field {
+		return []zap.Field{zap.String("key", truncate(d.limitKey)), zap.Duration("retry_after", d.retryAfter), zap.Bool("concurrency", d.concurrency)}
+	}}
+	retryFields = fieldSet{"`attempt`, `status` or `error`, `delay`", func(d *delivery) []zap.Field {
+		f := []zap.Field{zap.Int("attempt", d.attempt), zap.Duration("delay", d.retryAfter)}
+		if d.err != nil {
+			return append(f, zap.Error(d.err))
+		}
+		return append(f, zap.Int("status", d.status))
+	}}
+	forwardFields = fieldSet{"`status`, `attempts`, `duration`, `error`", func(d *delivery) []zap.Field {
+		f := []zap.Field{zap.Int("status", d.status), zap.Int("attempts", d.attempt), zap.Duration("duration", d.forwardTime)}
+		if d.err != nil {
+			f = append(f, zap.Error(d.err))
+		}
+		return f
+	}}
+)
 
 // maxLoggedID bounds sender-chosen values in log lines.
 const maxLoggedID = 128

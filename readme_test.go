@@ -52,3 +52,41 @@ func TestReadmeProviderTable(t *testing.T) {
 		t.Errorf("%d lines for %d presets", lines, len(verify.Presets()))
 	}
 }
+
+// outcomesMarkdown is the README's table of outcomes, made from the table
+// in outcome.go that drives the metrics and the logs.
+func outcomesMarkdown() string {
+	var b strings.Builder
+	b.WriteString("| outcome (`result` label) | counted in `deliveries_total` | log level | message | extra fields |\n|---|---|---|---|---|\n")
+	for _, o := range outcomes {
+		counted, level, msg := "-", "-", "-"
+		if o.counted {
+			counted = "yes: " + o.help
+		}
+		if o.level != logNone {
+			level = strings.ToUpper(o.level.String())
+			msg = "`" + o.message + "`"
+			if o.shadowMessage != "" {
+				msg += " (with `enforce off`: `" + o.shadowMessage + "`)"
+			}
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", o.name, counted, level, msg, orDash(o.fields.names))
+	}
+	return b.String()
+}
+
+// The README's table of outcomes is the code's.
+func TestReadmeOutcomeTable(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok1 := strings.Cut(string(readme), "<!-- outcomes -->\n")
+	table, _, ok2 := strings.Cut(rest, "<!-- /outcomes -->")
+	if !ok1 || !ok2 {
+		t.Fatal("README.md has no <!-- outcomes --> ... <!-- /outcomes --> block")
+	}
+	if want := outcomesMarkdown(); table != want {
+		t.Fatalf("README outcome table is out of date; it should read:\n%s", want)
+	}
+}

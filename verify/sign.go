@@ -32,7 +32,8 @@ type SignOptions struct {
 	Now time.Time
 	// ID is the delivery id; default a fresh random one.
 	ID string
-	// Event is the event type, for providers that send it in a header.
+	// Event is the event type, for providers that send it in a header;
+	// default the preset's TestEvent.
 	Event string
 }
 
@@ -47,6 +48,31 @@ type Signed struct {
 }
 
 var errNoSigner = errors.New("this provider signs with a private key or a user-described scheme; it cannot sign test deliveries")
+
+// testEvents are the event types test deliveries carry by default, for
+// providers that send the type in a header: one the provider really sends,
+// so an app that routes on it sees something it knows.
+var testEvents = map[string]string{
+	"github":      "ping",
+	"gitlab":      "Push Hook",
+	"gitea":       "push",
+	"forgejo":     "push",
+	"bitbucket":   "repo:push",
+	"shopify":     "orders/create",
+	"woocommerce": "order.created",
+	"twitch":      "channel.follow",
+	"sentry":      "issue",
+	"linear":      "Issue",
+}
+
+// TestEvent is the event type a test delivery carries by default:
+// "webhook.test" unless the provider has a well-known one.
+func (p *Preset) TestEvent() string {
+	if e, ok := testEvents[p.Name]; ok {
+		return e
+	}
+	return "webhook.test"
+}
 
 // CanSign reports whether Sign works for the preset: every preset that
 // signs with a shared secret.
@@ -72,6 +98,9 @@ func (p *Preset) Sign(o SignOptions) (*Signed, error) {
 	}
 	if o.ID == "" {
 		o.ID = RandomID()
+	}
+	if o.Event == "" {
+		o.Event = p.TestEvent()
 	}
 	s := &Signed{Method: o.Method, URL: o.URL, Header: http.Header{}, Body: o.Body}
 	s.Header.Set("Content-Type", o.ContentType)

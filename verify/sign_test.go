@@ -176,3 +176,33 @@ func TestSignVerifiesWithProviderSDKs(t *testing.T) {
 		t.Errorf("svix alias signs with webhook-* headers: %v", svix.Header)
 	}
 }
+
+// Test deliveries carry the event header their provider sends, so the app
+// behind the gateway sees an event it knows; --event (Event) overrides it.
+func TestSignedDeliveriesCarryTheirEvent(t *testing.T) {
+	for name, header := range map[string]string{
+		"github": "X-GitHub-Event", "shopify": "X-Shopify-Topic", "gitlab": "X-Gitlab-Event", "bitbucket": "X-Event-Key",
+		"gitea": "X-Gitea-Event", "twitch": "Twitch-Eventsub-Subscription-Type", "woocommerce": "X-Wc-Webhook-Topic",
+	} {
+		p, _ := Lookup(name)
+		for _, event := range []string{"", "custom.event"} {
+			s, err := p.Sign(SignOptions{Secret: "test-secret", Body: []byte(`{"id":"1"}`), URL: "https://example.com/h", Event: event})
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			want := event
+			if want == "" {
+				want = p.TestEvent()
+			}
+			if got := s.Header.Get(header); got != want {
+				t.Errorf("%s with --event %q: %s = %q, want %q", name, event, header, got, want)
+			}
+			v, _ := p.New(Config{Secrets: []string{"test-secret"}})
+			u, _ := url.Parse(s.URL)
+			d, err := v.Verify(&Request{Method: s.Method, URL: s.URL, Query: u.RawQuery, Header: s.Header, Body: s.Body})
+			if err != nil || d.Event != want {
+				t.Errorf("%s: verified event %q (%v), want %q", name, d.Event, err, want)
+			}
+		}
+	}
+}
