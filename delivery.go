@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -76,11 +77,19 @@ const storeRetryAfter = 5 * time.Second
 // ServeHTTP runs the pipeline: check the method and the signature's
 // headers, read the body (bounded), verify, then deliver.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	d := &delivery{h: h, w: w, r: r, next: next, repl: r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)}
+	d := deliveryPool.Get().(*delivery)
+	*d = delivery{h: h, w: w, r: r, next: next, repl: r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)}
 	d.repl.Set("http.webhook.route", h.Name)
 	d.repl.Set("http.webhook.provider", h.preset.Name)
-	return d.run()
+	err := d.run()
+	*d = delivery{} // nothing outlives the request: the body has its own references
+	deliveryPool.Put(d)
+	return err
 }
+
+// deliveryPool recycles the per-request record, which is large enough
+// (some 300 bytes) to be worth it on the hot path.
+var deliveryPool = sync.Pool{New: func() any { return new(delivery) }}
 
 func (d *delivery) run() error {
 	h := d.h
