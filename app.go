@@ -1,6 +1,7 @@
 package webhookverify
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"runtime/debug"
@@ -35,6 +36,7 @@ func init() {
 //		webhook {
 //			body_budget <size>
 //			body_wait   <duration>
+//			storage     bolt [<path>]
 //		}
 //	}
 type App struct {
@@ -54,10 +56,17 @@ type App struct {
 	// it is answered 503; default 2s.
 	BodyWait caddy.Duration `json:"body_wait,omitempty"`
 
+	// Storage is where durable deliveries are journaled; default a bbolt
+	// file in Caddy's data directory. It is opened only when a route has
+	// `deliver`.
+	Storage *Storage `json:"storage,omitempty"`
+
 	budget     *budget.Budget
 	budgetZone string
 	ctx        caddy.Context
 	logger     *zap.Logger
+
+	q *queue // durable delivery
 }
 
 // Defaults of the app; see the fields.
@@ -88,6 +97,7 @@ func (budgetZone) Destruct() error { return nil }
 // Provision fills the defaults and takes the body budget.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx, a.logger = ctx, ctx.Logger()
+	a.q = &queue{}
 	if a.BodyBudget < 0 || a.BodyWait < 0 {
 		return fmt.Errorf("webhook: body_budget and body_wait must not be negative")
 	}
@@ -123,28 +133,29 @@ func defaultBodyBudget() int64 {
 	return min(max(avail/memoryShareDivisor, minBodyBudget), maxDefaultBudget)
 }
 
-// Start warns about sites whose proxy takes requests no webhook_verify
-// checked. It runs once every app is provisioned, the http app included.
+// Start starts the durable delivery workers and warns about sites whose
+// proxy takes requests no webhook_verify checked. It runs once every app
+// is provisioned, the http app included.
 func (a *App) Start() error {
 	if v, err := a.ctx.AppIfConfigured("http"); err == nil {
 		if httpApp, ok := v.(*caddyhttp.App); ok {
 			warnOpenRoutes(a.logger, httpApp)
 		}
 	}
-	return nil
+	return a.startQueue()
 }
 
-// Stop does nothing yet.
-func (a *App) Stop() error { return nil }
+// Stop stops the delivery workers, waiting for attempts in flight.
+func (a *App) Stop() error { return a.stopQueue() }
 
-// Cleanup lets go of the body budget.
+// Cleanup lets go of the body budget and the journal.
 func (a *App) Cleanup() error {
+	var err error
 	if a.budgetZone != "" {
-		_, err := budgets.Delete(a.budgetZone)
+		_, err = budgets.Delete(a.budgetZone)
 		a.budgetZone = ""
-		return err
 	}
-	return nil
+	return errors.Join(err, a.cleanupQueue())
 }
 
 // webhookApp returns the config's webhook app, made with defaults when the
@@ -162,6 +173,7 @@ func webhookApp(ctx caddy.Context) (*App, error) {
 //	webhook {
 //		body_budget <size>
 //		body_wait   <duration>
+//		storage     bolt [<path>]
 //	}
 func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	if existing != nil {
@@ -173,6 +185,17 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 		return nil, d.ArgErr()
 	}
 	err := eachSubdirective(d, "webhook: ", nil, func(sub string) error {
+		if sub == "storage" {
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			storage, err := unmarshalStorage(d, d.Val())
+			if err != nil {
+				return err
+			}
+			app.Storage = storage
+			return nil
+		}
 		var arg string
 		if !d.AllArgs(&arg) {
 			return d.ArgErr()

@@ -113,6 +113,25 @@ func uniqueRouteName(state map[string]any, matcher, provider string) string {
 //			budget  <duration>
 //			status  <codes...>
 //		}
+//
+//		deliver {
+//			to <url> {
+//				name           <name>
+//				events         <glob...>
+//				header         <field> <value>
+//				rate_limit     <n>/<window> [burst <b>]
+//				max_concurrent <n>
+//				timeout        <duration>
+//			}
+//			sign      <secret>
+//			envelope
+//			retry {
+//				schedule <duration...>
+//			}
+//			retention <duration>
+//			notify    <url>
+//			ack       <status>
+//		}
 //	}
 //
 // The provider is the first argument or the provider subdirective. secret
@@ -196,6 +215,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case "retry":
 			if err := h.unmarshalRetry(d); err != nil {
+				return err
+			}
+		case "deliver":
+			if err := h.unmarshalDeliver(d); err != nil {
 				return err
 			}
 		case "handshake":

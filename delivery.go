@@ -52,6 +52,11 @@ type delivery struct {
 	status      int
 	err         error
 	forwardTime time.Duration
+
+	// Durable routes: the journal's id for the delivery, and how many
+	// destinations want it.
+	journalID    string
+	destinations int
 }
 
 // The error texts a sender can see (through handle_errors' {err.message}):
@@ -246,7 +251,12 @@ func (d *delivery) deliver() error {
 		}
 		defer release()
 	}
-	err := d.forward()
+	var err error
+	if d.h.Deliver != nil {
+		err = d.accept() // durable: journal, then answer the provider
+	} else {
+		err = d.forward()
+	}
 	if d.h.Dedupe != nil && d.err == nil && d.status >= 200 && d.status < 300 {
 		d.commitKey()
 	}

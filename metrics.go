@@ -1,13 +1,16 @@
 package webhookverify
 
 import (
+	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/webhookverify/caddy-webhook-verify/dedupe"
+	"github.com/webhookverify/caddy-webhook-verify/journal"
 )
 
 // The collectors are made once and registered with every config's
@@ -20,6 +23,12 @@ var webhookMetrics = struct {
 	verifyDuration *prometheus.HistogramVec
 	deliverTime    *prometheus.HistogramVec
 	zones          zoneCollector
+
+	// durable delivery (deliver)
+	deliverAttempts *prometheus.CounterVec
+	deliverDead     *prometheus.CounterVec
+	deliverLatency  *prometheus.HistogramVec
+	queue           queueCollector
 }{}
 
 // The kinds of zones whose sizes are gauges.
@@ -50,8 +59,22 @@ func initMetrics(registry *prometheus.Registry) error {
 			Help:    "Time from handing a verified delivery to the app to its final answer, retries included.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route", "provider"})
+		m.deliverAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "deliver_attempts_total",
+			Help: "Attempts of durable deliveries at their destinations, by outcome: the status class (2xx..5xx) or error.",
+		}, []string{"route", "destination", "outcome"})
+		m.deliverDead = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "deliver_dead_total",
+			Help: "Durable deliveries that ran out of attempts (or got 410) at a destination.",
+		}, []string{"route", "destination"})
+		m.deliverLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: ns, Subsystem: sub, Name: "deliver_latency_seconds",
+			Help:    "Time from accepting a durable delivery to its destination's 2xx, retries and replays included.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 4, 12), // 5ms .. ~6 days
+		}, []string{"route", "destination"})
 	})
-	for _, c := range []prometheus.Collector{m.deliveries, m.attempts, m.verifyDuration, m.deliverTime, &m.zones} {
+	for _, c := range []prometheus.Collector{m.deliveries, m.attempts, m.verifyDuration, m.deliverTime, &m.zones,
+		m.deliverAttempts, m.deliverDead, m.deliverLatency, &m.queue} {
 		if err := registry.Register(c); err != nil {
 			if !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
 				return err
@@ -149,3 +172,57 @@ func (h *Handler) provisionMetrics(ctx caddy.Context) error {
 	h.metrics = newRouteMetrics(h.Name, h.preset.Name)
 	return nil
 }
+
+// queueCollector reports the journal's queue at scrape time: targets by
+// route, destination and state, and the age of the oldest pending one.
+type queueCollector struct{}
+
+var (
+	queueTargetsDesc = prometheus.NewDesc("caddy_webhook_queue_targets",
+		"Durable deliveries' targets in the journal, by route, destination and state (pending, delivered, dead).",
+		[]string{"route", "destination", "state"}, nil)
+	queueOldestDesc = prometheus.NewDesc("caddy_webhook_queue_oldest_pending_seconds",
+		"Age of the oldest delivery still pending at some destination; 0 when none is.", nil, nil)
+)
+
+func (queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- queueTargetsDesc
+	ch <- queueOldestDesc
+}
+
+// Collect reads every open journal's stats, with a deadline so a slow
+// store cannot hang a scrape.
+func (queueCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	counts := map[journal.Key]int{}
+	var oldest time.Time
+	found := false
+	stores.Range(func(_, value any) bool {
+		stats, err := value.(storeZone).Stats(ctx)
+		if err != nil {
+			return true
+		}
+		found = true
+		for k, n := range stats.Targets {
+			counts[k] += n
+		}
+		if !stats.OldestPending.IsZero() && (oldest.IsZero() || stats.OldestPending.Before(oldest)) {
+			oldest = stats.OldestPending
+		}
+		return true
+	})
+	if !found {
+		return
+	}
+	for k, n := range counts {
+		ch <- prometheus.MustNewConstMetric(queueTargetsDesc, prometheus.GaugeValue, float64(n), k.Route, k.Destination, string(k.State))
+	}
+	age := 0.0
+	if !oldest.IsZero() {
+		age = time.Since(oldest).Seconds()
+	}
+	ch <- prometheus.MustNewConstMetric(queueOldestDesc, prometheus.GaugeValue, age)
+}
+
+var _ prometheus.Collector = queueCollector{}

@@ -149,6 +149,11 @@ type Handler struct {
 	// Retry, when set, tries the app again when it fails briefly.
 	Retry *Retry `json:"retry,omitempty"`
 
+	// Deliver, when set, makes the route durable: verified deliveries are
+	// journaled and acknowledged at once, then delivered in the background
+	// to one or more destinations instead of the next handler.
+	Deliver *Deliver `json:"deliver,omitempty"`
+
 	// Shadow (Caddyfile `enforce off`) verifies and records the result in
 	// placeholders, logs and metrics, but lets every request through: for
 	// rolling the gateway out in front of a live app. Requests that fail
@@ -278,6 +283,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if h.RateLimit != nil {
 		if err := h.RateLimit.provision(h); err != nil {
+			return err
+		}
+	}
+	if h.Deliver != nil {
+		if err := h.Deliver.provision(h); err != nil {
 			return err
 		}
 	}

@@ -36,6 +36,9 @@ const (
 	outRetrying
 	outForwarded
 	outUpstreamFailed
+	outAccepted
+	outUnrouted
+	outJournalFailed
 	outCommitFailed
 	outReleaseFailed
 	numOutcomes
@@ -109,6 +112,12 @@ var outcomes = [numOutcomes]outcomeInfo{
 		level: zapcore.DebugLevel, message: "delivery forwarded", fields: forwardFields},
 	outUpstreamFailed: {name: "upstream_failed", counted: true, help: "handed to the app, which failed it or could not be reached",
 		level: zapcore.WarnLevel, message: "delivery failed", fields: forwardFields},
+	outAccepted: {name: "accepted", counted: true, help: "journaled for durable delivery and acknowledged",
+		level: zapcore.DebugLevel, message: "delivery accepted", fields: acceptFields},
+	outUnrouted: {name: "unrouted", counted: true, help: "acknowledged, but no destination wants its event",
+		level: zapcore.InfoLevel, message: "no destination wants the event; acknowledged and dropped"},
+	outJournalFailed: {name: "journal_failed", counted: true, help: "the journal could not be written (503)",
+		level: zapcore.ErrorLevel, message: "journal write failed, delivery turned away", fields: errorFields},
 	outCommitFailed: {name: "commit_failed", help: "",
 		level: zapcore.WarnLevel, message: "dedupe commit failed; a redelivery may reach the app", fields: errorFields},
 	outReleaseFailed: {name: "release_failed", help: "",
@@ -212,6 +221,9 @@ var (
 			return append(f, zap.Error(d.err))
 		}
 		return append(f, zap.Int("status", d.status))
+	}}
+	acceptFields = fieldSet{"`id`, `destinations`", func(d *delivery) []zap.Field {
+		return []zap.Field{zap.String("id", d.journalID), zap.Int("destinations", d.destinations)}
 	}}
 	forwardFields = fieldSet{"`status`, `attempts`, `duration`, `error`", func(d *delivery) []zap.Field {
 		f := []zap.Field{zap.Int("status", d.status), zap.Int("attempts", d.attempt), zap.Duration("duration", d.forwardTime)}

@@ -3,6 +3,7 @@ package journal
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"strings"
 	"time"
 )
 
@@ -31,4 +32,23 @@ func NewID(t time.Time) string {
 		hi >>= 5
 	}
 	return string(out[:])
+}
+
+// IDTime is the time an id made by NewID holds (to the millisecond); false
+// for anything else.
+func IDTime(id string) (time.Time, bool) {
+	if len(id) != len(IDPrefix)+26 || id[:len(IDPrefix)] != IDPrefix {
+		return time.Time{}, false
+	}
+	var ms uint64
+	for i, c := range []byte(id[len(IDPrefix):]) {
+		v := strings.IndexByte(crockford, c)
+		if v < 0 || (i == 0 && v > 7) { // the first character carries 3 bits
+			return time.Time{}, false
+		}
+		if i < 10 { // 3 + 9*5 = the 48 bits of the time
+			ms = ms<<5 | uint64(v)
+		}
+	}
+	return time.UnixMilli(int64(ms)), true
 }

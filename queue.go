@@ -1,0 +1,248 @@
+package webhookverify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/webhookverify/caddy-webhook-verify/dispatch"
+	"github.com/webhookverify/caddy-webhook-verify/journal"
+)
+
+// Storage says where the webhook app keeps what must survive a restart:
+// the journal of durable deliveries.
+type Storage struct {
+	// Bolt is the embedded journal, a file on local disk (the default).
+	Bolt *BoltStorage `json:"bolt,omitempty"`
+}
+
+// BoltStorage is a bbolt file.
+type BoltStorage struct {
+	// Path is the file; default <Caddy data dir>/webhook/deliveries.db.
+	// Its directory is created (0700) when missing.
+	Path string `json:"path,omitempty"`
+}
+
+// queue is the webhook app's durable delivery: the routes with deliver,
+// the journal and the dispatcher that works it.
+type queue struct {
+	mu             sync.Mutex
+	routes         map[string]dispatch.Route
+	store          journal.Store
+	storeKey       string
+	dispatcherOnce sync.Once
+	disp           *dispatch.Dispatcher
+	dispErr        error
+}
+
+// stores holds the journals by path, so a reload (which provisions the
+// new config before it stops the old one) shares the open file instead of
+// waiting forever for bbolt's lock.
+var stores = caddy.NewUsagePool()
+
+type storeZone struct{ journal.Store }
+
+func (z storeZone) Destruct() error { return z.Close() }
+
+// journalPath is where the bolt journal lives.
+func (a *App) journalPath() string {
+	if a.Storage != nil && a.Storage.Bolt != nil && a.Storage.Bolt.Path != "" {
+		return a.Storage.Bolt.Path
+	}
+	return filepath.Join(caddy.AppDataDir(), "webhook", "deliveries.db")
+}
+
+// addRoute registers a durable route, opening the journal with the first.
+// Handlers call it while they provision, before anything starts.
+func (a *App) addRoute(r dispatch.Route) error {
+	a.q.mu.Lock()
+	defer a.q.mu.Unlock()
+	if _, dup := a.q.routes[r.Name]; dup {
+		return fmt.Errorf("route %s: two durable routes with one name; give each a distinct `name`", r.Name)
+	}
+	if a.q.store == nil {
+		path := caddy.NewReplacer().ReplaceAll(a.journalPath(), "")
+		val, _, err := stores.LoadOrNew("bolt:"+path, func() (caddy.Destructor, error) {
+			s, err := journal.OpenBolt(path, journal.Options{})
+			if err != nil {
+				return nil, err
+			}
+			return storeZone{s}, nil
+		})
+		if err != nil {
+			return fmt.Errorf("webhook: opening the journal %s: %w", path, err)
+		}
+		a.q.store, a.q.storeKey = val.(storeZone).Store, "bolt:"+path
+		a.logger.Info("journal open", zap.String("path", path))
+	}
+	if a.q.routes == nil {
+		a.q.routes = map[string]dispatch.Route{}
+	}
+	a.q.routes[r.Name] = r
+	return nil
+}
+
+// dispatcher makes the dispatcher once every durable route is known: at
+// Start, or at the first delivery if a server takes requests before this
+// app starts (Caddy starts apps in no set order).
+func (a *App) dispatcher() (*dispatch.Dispatcher, error) {
+	a.q.dispatcherOnce.Do(func() {
+		a.q.mu.Lock()
+		routes := a.q.routes
+		a.q.mu.Unlock()
+		a.q.disp, a.q.dispErr = dispatch.New(dispatch.Options{Store: a.q.store, Routes: routes, Observer: &queueObserver{app: a}})
+	})
+	return a.q.disp, a.q.dispErr
+}
+
+// accept journals a delivery for its route's destinations.
+func (a *App) accept(ctx context.Context, rec *journal.Delivery) (int, error) {
+	d, err := a.dispatcher()
+	if err != nil {
+		return 0, err
+	}
+	return d.Accept(ctx, rec)
+}
+
+// startQueue starts delivering, when any route is durable.
+func (a *App) startQueue() error {
+	if a.q == nil || len(a.q.routes) == 0 {
+		return nil
+	}
+	d, err := a.dispatcher()
+	if err != nil {
+		return err
+	}
+	d.Start()
+	return nil
+}
+
+// stopQueue stops delivering, waiting for attempts in flight up to the
+// grace period; what did not finish stays pending (leased) in the journal
+// and is tried again after the lease, by the next config or the next start.
+func (a *App) stopQueue() error {
+	if a.q == nil || a.q.disp == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), a.stopGrace())
+	defer cancel()
+	if err := a.q.disp.Stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
+
+// stopGrace is how long Stop waits for attempts in flight: the http app's
+// grace period when it has one, else the longest attempt timeout.
+func (a *App) stopGrace() time.Duration {
+	grace := time.Duration(0)
+	for _, r := range a.q.routes {
+		for _, d := range r.Destinations {
+			grace = max(grace, d.Timeout)
+		}
+	}
+	if v, err := a.ctx.AppIfConfigured("http"); err == nil {
+		if httpApp, ok := v.(*caddyhttp.App); ok && httpApp.GracePeriod > 0 {
+			return time.Duration(httpApp.GracePeriod)
+		}
+	}
+	return max(grace, time.Second)
+}
+
+// cleanupQueue lets go of the journal; the pool closes it when the last
+// config using it is gone.
+func (a *App) cleanupQueue() error {
+	if a.q == nil || a.q.storeKey == "" {
+		return nil
+	}
+	_, err := stores.Delete(a.q.storeKey)
+	a.q.storeKey, a.q.store = "", nil
+	return err
+}
+
+// queueObserver turns what the dispatcher does into metrics and log lines:
+// an attempt that failed, with its next attempt time (INFO); a delivery
+// gone dead (WARN); delivered after retries (INFO), or at once (DEBUG).
+type queueObserver struct{ app *App }
+
+func (o *queueObserver) Attempted(info dispatch.AttemptInfo) {
+	m := &webhookMetrics
+	m.deliverAttempts.WithLabelValues(info.Route, info.Destination, statusClass(info.Status)).Inc()
+	fields := []zap.Field{
+		zap.String("route", info.Route), zap.String("provider", info.Provider), zap.String("destination", info.Destination),
+		zap.String("id", info.ID), zap.String("event", truncate(info.Event)), zap.Int("attempt", info.Attempt),
+		zap.Int("status", info.Status), zap.Duration("duration", info.Duration),
+	}
+	if info.Error != "" {
+		fields = append(fields, zap.String("error", info.Error))
+	}
+	log := o.app.logger
+	switch info.State {
+	case journal.Delivered:
+		if received, ok := journal.IDTime(info.ID); ok {
+			m.deliverLatency.WithLabelValues(info.Route, info.Destination).Observe(time.Since(received).Seconds())
+		}
+		if info.Attempt > 1 {
+			log.Info("delivered after retries", fields...)
+		} else {
+			log.Debug("delivered", fields...)
+		}
+	case journal.Dead:
+		m.deliverDead.WithLabelValues(info.Route, info.Destination).Inc()
+		log.Warn("delivery dead: no attempt left (replay it from the admin API)", fields...)
+	default:
+		log.Info("delivery attempt failed", append(fields, zap.Time("next_attempt", info.Next))...)
+	}
+}
+
+func (o *queueObserver) Replayed(info dispatch.ReplayInfo) {
+	o.app.logger.Info("deliveries replayed", zap.String("id", info.ID), zap.String("route", info.Route),
+		zap.String("state", string(info.State)), zap.String("destination", info.Destination), zap.Int("targets", info.Targets))
+}
+
+func (o *queueObserver) NotifyFailed(info dispatch.AttemptInfo, err error) {
+	o.app.logger.Warn("notify about a dead delivery failed", zap.String("route", info.Route),
+		zap.String("destination", info.Destination), zap.String("id", info.ID), zap.Error(err))
+}
+
+func (o *queueObserver) StoreFailed(op string, err error) {
+	if errors.Is(err, journal.ErrStale) {
+		o.app.logger.Warn("an attempt outlived its lease; the destination may see the delivery twice", zap.String("op", op))
+		return
+	}
+	o.app.logger.Error("journal failed under the delivery workers", zap.String("op", op), zap.Error(err))
+}
+
+// statusClass is the outcome label of an attempt: 2xx..5xx, or error.
+func statusClass(status int) string {
+	if status >= 200 && status < 600 {
+		return []string{"2xx", "3xx", "4xx", "5xx"}[status/100-2]
+	}
+	return "error"
+}
+
+// unmarshalStorage parses the rest of `storage <kind> ...`:
+//
+//	storage bolt [<path>]
+func unmarshalStorage(d *caddyfile.Dispenser, kind string) (*Storage, error) {
+	switch kind {
+	case "bolt":
+		s := &Storage{Bolt: &BoltStorage{}}
+		if d.NextArg() {
+			s.Bolt.Path = d.Val()
+		}
+		if d.NextArg() {
+			return nil, d.ArgErr()
+		}
+		return s, nil
+	}
+	return nil, d.Errf("webhook: storage: unknown kind %q (want bolt)", kind)
+}
