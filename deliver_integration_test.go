@@ -1,13 +1,17 @@
 package webhookverify
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
 // waitFor polls cond until it holds or the deadline passes.
@@ -117,5 +121,241 @@ func TestDeliverRetriesUntilTheAppIsBack(t *testing.T) {
 	reqs := app.requests()
 	if reqs[0].Header.Get("Webhook-Id") != reqs[2].Header.Get("Webhook-Id") || reqs[2].Header.Get("X-Webhook-Attempt") != "3" {
 		t.Errorf("attempts: ids %q %q, attempt %q", reqs[0].Header.Get("Webhook-Id"), reqs[2].Header.Get("Webhook-Id"), reqs[2].Header.Get("X-Webhook-Attempt"))
+	}
+}
+
+// admin calls Caddy's admin API and decodes the JSON answer into out.
+func admin(t *testing.T, method, path string, out any) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, adminURL+path, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		json.NewDecoder(resp.Body).Decode(out)
+	}
+	return resp.StatusCode
+}
+
+type adminDelivery struct {
+	ID      string              `json:"id"`
+	Route   string              `json:"route"`
+	Event   string              `json:"event"`
+	Header  map[string][]string `json:"header"`
+	Body    string              `json:"body"`
+	Targets []struct {
+		Destination string `json:"destination"`
+		State       string `json:"state"`
+		Attempts    int    `json:"attempts"`
+		LastStatus  int    `json:"last_status"`
+		History     []struct {
+			Status int `json:"status"`
+		} `json:"history"`
+	} `json:"targets"`
+}
+
+// A destination that keeps failing: the delivery goes dead after the
+// schedule, the notify URL is told (signed, verified here with the
+// Standard Webhooks library), the admin API shows it with each attempt and
+// its headers redacted, and a replay delivers it once the app is fixed.
+// A paused destination holds its deliveries until resumed.
+func TestDeliverDeadNotifyReplayPause(t *testing.T) {
+	t.Setenv("WV_GH", ghSecret)
+	t.Setenv("WV_CI_TOKEN", "ci-token")
+	const signSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	t.Setenv("WV_SIGN", signSecret)
+	fixed := make(chan struct{})
+	app, ci, notify := newUpstream(t), newUpstream(t), newUpstream(t)
+	app.respond = func(w http.ResponseWriter, r *http.Request, n int) {
+		select {
+		case <-fixed:
+			w.WriteHeader(http.StatusOK)
+		default:
+			http.Error(w, "broken", http.StatusInternalServerError)
+		}
+	}
+	startCaddyWith(t, nil, journalGlobal(t), durableSite(app.hostport(), ci.hostport(),
+		"notify http://"+notify.hostport()+"/dead\n\t\t\t\tsign {env.WV_SIGN}"))
+
+	_, _, body := post(t, "/github", h("X-Hub-Signature-256", ghSig, "X-GitHub-Event", "issues"), []byte(ghBody))
+	var ack struct{ ID string }
+	json.Unmarshal([]byte(body), &ack)
+	waitFor(t, "the notice of a dead delivery", 10*time.Second, func() bool { return notify.count() == 1 })
+	if app.count() != 4 {
+		t.Errorf("the app saw %d attempts, want 4 (the schedule has 3 waits)", app.count())
+	}
+	// the notice is signed (Standard Webhooks) and says what died
+	n := notify.requests()[0]
+	wh, _ := standardwebhooks.NewWebhook(signSecret)
+	if err := wh.Verify(n.Body, n.Header); err != nil {
+		t.Errorf("the notice's signature does not verify: %v", err)
+	}
+	var notice map[string]any
+	json.Unmarshal(n.Body, &notice)
+	if notice["id"] != ack.ID || notice["text"] == "" || notice["destination"] == "" {
+		t.Errorf("notice %s", n.Body)
+	}
+	// what reached the app was signed too, with our id
+	if err := wh.Verify(app.requests()[0].Body, app.requests()[0].Header); err != nil {
+		t.Errorf("the outgoing signature does not verify: %v", err)
+	}
+
+	var list struct{ Deliveries []adminDelivery }
+	if status := admin(t, "GET", "/webhook/deliveries?state=dead", &list); status != 200 || len(list.Deliveries) != 1 || list.Deliveries[0].ID != ack.ID {
+		t.Fatalf("dead list: %d %+v", status, list)
+	}
+	var got adminDelivery
+	admin(t, "GET", "/webhook/deliveries/"+ack.ID+"?body=true", &got)
+	if len(got.Targets) != 1 || got.Targets[0].State != "dead" || got.Targets[0].Attempts != 4 || len(got.Targets[0].History) != 4 ||
+		got.Targets[0].History[0].Status != 500 || got.Body != ghBody {
+		t.Errorf("detail: %+v", got)
+	}
+	if sig := got.Header["X-Hub-Signature-256"]; len(sig) != 1 || sig[0] != "[redacted]" {
+		t.Errorf("the signature header is shown: %v", sig)
+	}
+
+	close(fixed)
+	var replayed struct{ Replayed int }
+	if status := admin(t, "POST", "/webhook/deliveries/"+ack.ID+"/replay", &replayed); status != 200 || replayed.Replayed != 1 {
+		t.Fatalf("replay: %d %+v", status, replayed)
+	}
+	waitFor(t, "the replay delivered", 5*time.Second, func() bool {
+		admin(t, "GET", "/webhook/deliveries/"+ack.ID, &got)
+		return got.Targets[0].State == "delivered"
+	})
+	last := app.requests()[app.count()-1]
+	if last.Header.Get("Webhook-Id") != ack.ID || last.Header.Get("X-Webhook-Attempt") != "5" {
+		t.Errorf("replayed attempt: id %q attempt %q", last.Header.Get("Webhook-Id"), last.Header.Get("X-Webhook-Attempt"))
+	}
+
+	// Paused: a push waits at ci (and is not dead); resumed, it arrives.
+	if status := admin(t, "POST", "/webhook/destinations/ci/pause", nil); status != 200 {
+		t.Fatalf("pause: %d", status)
+	}
+	post(t, "/github", h("X-Hub-Signature-256", ghSig, "X-GitHub-Event", "push"), []byte(ghBody))
+	waitFor(t, "the push at the app", 5*time.Second, func() bool { return app.count() == 6 })
+	if ci.count() != 0 {
+		t.Fatal("a paused destination got a delivery")
+	}
+	admin(t, "POST", "/webhook/destinations/ci/resume", nil)
+	waitFor(t, "the push at ci after resume", 5*time.Second, func() bool { return ci.count() == 1 })
+
+	// Bad input gets a clear 4xx.
+	for path, want := range map[string]int{
+		"/webhook/deliveries?state=bogus": 400, "/webhook/deliveries?limit=-1": 400, "/webhook/deliveries/msg_nope": 404,
+	} {
+		if status := admin(t, "GET", path, nil); status != want {
+			t.Errorf("GET %s: %d, want %d", path, status, want)
+		}
+	}
+	for path, want := range map[string]int{"/webhook/destinations/nope/pause": 404, "/webhook/replay?state=pending": 400, "/webhook/deliveries/msg_nope/replay": 404} {
+		if status := admin(t, "POST", path, nil); status != want {
+			t.Errorf("POST %s: %d, want %d", path, status, want)
+		}
+	}
+}
+
+// A second copy of an accepted delivery is a duplicate (its original 202,
+// Webhook-Duplicate: true) and is not journaled twice.
+func TestDeliverDuplicateNotJournaledTwice(t *testing.T) {
+	t.Setenv("WV_GH", ghSecret)
+	t.Setenv("WV_CI_TOKEN", "ci-token")
+	uniqueZone(t)
+	app, ci := newUpstream(t), newUpstream(t)
+	// dedupe goes beside deliver in the route
+	startCaddyWith(t, nil, journalGlobal(t), strings.Replace(durableSite(app.hostport(), ci.hostport(), ""),
+		"secret {env.WV_GH}", "secret {env.WV_GH}\n\t\t\tdedupe {\n\t\t\t\tzone {env.WV_ZONE}\n\t\t\t}", 1))
+	header := h("X-Hub-Signature-256", ghSig, "X-GitHub-Event", "push")
+	status, _, first := post(t, "/github", header, []byte(ghBody))
+	status2, header2, _ := post(t, "/github", header, []byte(ghBody))
+	if status != 202 || status2 != 202 || header2.Get("Webhook-Duplicate") != "true" {
+		t.Fatalf("first %d, copy %d %q", status, status2, header2.Get("Webhook-Duplicate"))
+	}
+	var list struct{ Deliveries []adminDelivery }
+	admin(t, "GET", "/webhook/deliveries", &list)
+	if len(list.Deliveries) != 1 || !strings.Contains(first, list.Deliveries[0].ID) {
+		t.Fatalf("journaled %d deliveries, want 1: %+v", len(list.Deliveries), list.Deliveries)
+	}
+	waitFor(t, "one delivery at each destination", 5*time.Second, func() bool { return app.count() == 1 && ci.count() == 1 })
+}
+
+// A malformed destination is a config error that names it; a destination
+// that is down at start is fine.
+func TestDeliverConfigErrors(t *testing.T) {
+	t.Setenv("WV_GH", ghSecret)
+	for _, c := range []struct{ to, want string }{
+		{"127.0.0.1:9/x", "127.0.0.1:9/x: want an http:// or https:// URL"},
+		{"ftp://example.com/x", "ftp://example.com/x: want an http:// or https:// URL"},
+		{"http:///x", "http:///x: the URL has no host"},
+	} {
+		_, _, err := caddyfileAdapter().Adapt([]byte(`:9080 {
+	webhook_verify github {
+		secret {env.WV_GH}
+		deliver {
+			to `+c.to+`
+		}
+	}
+}`), nil)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("to %s: %v, want %q", c.to, err, c.want)
+		}
+	}
+	// down at start: loads, accepts, and waits
+	startCaddyWith(t, nil, journalGlobal(t), `
+	:9080 {
+		webhook_verify /github github {
+			secret {env.WV_GH}
+			deliver {
+				to http://127.0.0.1:9/down
+			}
+		}
+	}`)
+	if status, _, _ := post(t, "/github", h("X-Hub-Signature-256", ghSig), []byte(ghBody)); status != 202 {
+		t.Fatalf("a destination down at start: %d", status)
+	}
+}
+
+// A journal that cannot be written never yields a 2xx: a path where no
+// directory can be made (a file stands in the way; a read-only directory
+// is no obstacle to root) and a full journal answer 503 with Retry-After.
+func TestDeliverUnwritableJournal(t *testing.T) {
+	t.Setenv("WV_GH", ghSecret)
+	dir := t.TempDir()
+	blocker := filepath.Join(dir, "not-a-dir")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	app := newUpstream(t)
+	site := `
+	:9080 {
+		webhook_verify /github github {
+			secret {env.WV_GH}
+			deliver {
+				to http://` + app.hostport() + `/hooks
+			}
+		}
+	}`
+	startCaddyWith(t, nil, "webhook {\n\tstorage bolt "+filepath.Join(blocker, "deliveries.db")+"\n}", site)
+	status, header, _ := post(t, "/github", h("X-Hub-Signature-256", ghSig), []byte(ghBody))
+	if status != http.StatusServiceUnavailable || header.Get("Retry-After") == "" {
+		t.Fatalf("unopenable journal: %d Retry-After %q, want 503 with Retry-After", status, header.Get("Retry-After"))
+	}
+
+	// A journal that fills up (max_size stands in for a full disk).
+	startCaddyWith(t, nil, "webhook {\n\tstorage bolt "+filepath.Join(dir, "small.db")+" {\n\t\tmax_size 1MiB\n\t}\n}", site)
+	big := bytes.Repeat([]byte("b"), 300<<10)
+	sig := "sha256=" + hmacHex([]byte(ghSecret), big)
+	var statuses []int
+	for range 8 {
+		s, header, _ := post(t, "/github", h("X-Hub-Signature-256", sig), big)
+		statuses = append(statuses, s)
+		if s != 202 && (s != 503 || header.Get("Retry-After") == "") {
+			t.Fatalf("full journal: %d, want 202 until full, then 503 with Retry-After", s)
+		}
+	}
+	if statuses[len(statuses)-1] != 503 {
+		t.Fatalf("8 deliveries of 300 KiB into a 1 MiB journal: %v, want 503s at the end", statuses)
 	}
 }

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
 	"go.uber.org/zap"
 
 	"github.com/webhookverify/caddy-webhook-verify/dispatch"
@@ -29,18 +31,23 @@ type BoltStorage struct {
 	// Path is the file; default <Caddy data dir>/webhook/deliveries.db.
 	// Its directory is created (0700) when missing.
 	Path string `json:"path,omitempty"`
+	// MaxSize bounds the file, in bytes; beyond it the journal refuses
+	// writes as a full disk would, and durable routes answer 503. Default
+	// no bound.
+	MaxSize int64 `json:"max_size,omitempty"`
 }
 
 // queue is the webhook app's durable delivery: the routes with deliver,
 // the journal and the dispatcher that works it.
 type queue struct {
-	mu             sync.Mutex
-	routes         map[string]dispatch.Route
-	store          journal.Store
-	storeKey       string
-	dispatcherOnce sync.Once
-	disp           *dispatch.Dispatcher
-	dispErr        error
+	mu       sync.Mutex
+	routes   map[string]dispatch.Route
+	store    journal.Store
+	storeKey string
+	openErr  error     // why the journal could not be opened, last time
+	lastOpen time.Time // when that was tried
+	started  bool
+	disp     atomic.Pointer[dispatch.Dispatcher]
 }
 
 // stores holds the journals by path, so a reload (which provisions the
@@ -55,52 +62,92 @@ func (z storeZone) Destruct() error { return z.Close() }
 // journalPath is where the bolt journal lives.
 func (a *App) journalPath() string {
 	if a.Storage != nil && a.Storage.Bolt != nil && a.Storage.Bolt.Path != "" {
-		return a.Storage.Bolt.Path
+		return caddy.NewReplacer().ReplaceAll(a.Storage.Bolt.Path, "")
 	}
 	return filepath.Join(caddy.AppDataDir(), "webhook", "deliveries.db")
 }
 
-// addRoute registers a durable route, opening the journal with the first.
-// Handlers call it while they provision, before anything starts.
+// addRoute registers a durable route and opens the journal with the
+// first. Handlers call it while they provision, before anything starts. A
+// journal that cannot be opened (a read-only or missing directory) does
+// not fail the config: durable routes answer 503, so providers retry,
+// until it can be.
 func (a *App) addRoute(r dispatch.Route) error {
 	a.q.mu.Lock()
 	defer a.q.mu.Unlock()
 	if _, dup := a.q.routes[r.Name]; dup {
 		return fmt.Errorf("route %s: two durable routes with one name; give each a distinct `name`", r.Name)
 	}
-	if a.q.store == nil {
-		path := caddy.NewReplacer().ReplaceAll(a.journalPath(), "")
-		val, _, err := stores.LoadOrNew("bolt:"+path, func() (caddy.Destructor, error) {
-			s, err := journal.OpenBolt(path, journal.Options{})
-			if err != nil {
-				return nil, err
-			}
-			return storeZone{s}, nil
-		})
-		if err != nil {
-			return fmt.Errorf("webhook: opening the journal %s: %w", path, err)
-		}
-		a.q.store, a.q.storeKey = val.(storeZone).Store, "bolt:"+path
-		a.logger.Info("journal open", zap.String("path", path))
-	}
 	if a.q.routes == nil {
 		a.q.routes = map[string]dispatch.Route{}
 	}
 	a.q.routes[r.Name] = r
+	if a.q.store == nil && a.q.lastOpen.IsZero() {
+		a.openJournalLocked()
+	}
 	return nil
 }
 
-// dispatcher makes the dispatcher once every durable route is known: at
-// Start, or at the first delivery if a server takes requests before this
-// app starts (Caddy starts apps in no set order).
-func (a *App) dispatcher() (*dispatch.Dispatcher, error) {
-	a.q.dispatcherOnce.Do(func() {
-		a.q.mu.Lock()
-		routes := a.q.routes
-		a.q.mu.Unlock()
-		a.q.disp, a.q.dispErr = dispatch.New(dispatch.Options{Store: a.q.store, Routes: routes, Observer: &queueObserver{app: a}})
+// openJournalLocked opens (or shares) the journal, and logs why not.
+func (a *App) openJournalLocked() error {
+	path := a.journalPath()
+	key := "bolt:" + path
+	a.q.lastOpen = time.Now()
+	val, _, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
+		o := journal.Options{}
+		if a.Storage != nil && a.Storage.Bolt != nil {
+			o.MaxSize = int(a.Storage.Bolt.MaxSize)
+		}
+		s, err := journal.OpenBolt(path, o)
+		if err != nil {
+			return nil, err
+		}
+		return storeZone{s}, nil
 	})
-	return a.q.disp, a.q.dispErr
+	if err != nil {
+		a.q.openErr = err
+		a.logger.Error("the journal cannot be opened: durable routes answer 503 until it can", zap.String("path", path), zap.Error(err))
+		return err
+	}
+	a.q.store, a.q.storeKey, a.q.openErr = val.(storeZone).Store, key, nil
+	a.logger.Info("journal open", zap.String("path", path))
+	return nil
+}
+
+// journalRetry bounds how often a journal that failed to open is tried
+// again.
+const journalRetry = time.Second
+
+// dispatcher is the dispatcher, made once every durable route is known
+// and the journal is open: at Start, or at the first delivery if a server
+// takes requests before this app starts (Caddy starts apps in no set
+// order), or once a journal that failed to open can be opened.
+func (a *App) dispatcher() (*dispatch.Dispatcher, error) {
+	if d := a.q.disp.Load(); d != nil {
+		return d, nil
+	}
+	a.q.mu.Lock()
+	defer a.q.mu.Unlock()
+	if d := a.q.disp.Load(); d != nil {
+		return d, nil
+	}
+	if a.q.store == nil {
+		if time.Since(a.q.lastOpen) < journalRetry {
+			return nil, fmt.Errorf("journal unavailable: %w", a.q.openErr)
+		}
+		if err := a.openJournalLocked(); err != nil {
+			return nil, fmt.Errorf("journal unavailable: %w", err)
+		}
+	}
+	d, err := dispatch.New(dispatch.Options{Store: a.q.store, Routes: a.q.routes, Observer: &queueObserver{app: a}})
+	if err != nil {
+		return nil, err
+	}
+	if a.q.started {
+		d.Start()
+	}
+	a.q.disp.Store(d)
+	return d, nil
 }
 
 // accept journals a delivery for its route's destinations.
@@ -114,14 +161,19 @@ func (a *App) accept(ctx context.Context, rec *journal.Delivery) (int, error) {
 
 // startQueue starts delivering, when any route is durable.
 func (a *App) startQueue() error {
-	if a.q == nil || len(a.q.routes) == 0 {
+	if a.q == nil {
 		return nil
 	}
-	d, err := a.dispatcher()
-	if err != nil {
-		return err
+	a.q.mu.Lock()
+	a.q.started = true
+	durable := len(a.q.routes) > 0
+	a.q.mu.Unlock()
+	if !durable {
+		return nil
 	}
-	d.Start()
+	if d, err := a.dispatcher(); err == nil {
+		d.Start()
+	}
 	return nil
 }
 
@@ -129,12 +181,12 @@ func (a *App) startQueue() error {
 // grace period; what did not finish stays pending (leased) in the journal
 // and is tried again after the lease, by the next config or the next start.
 func (a *App) stopQueue() error {
-	if a.q == nil || a.q.disp == nil {
+	if a.q == nil || a.q.disp.Load() == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.stopGrace())
 	defer cancel()
-	if err := a.q.disp.Stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	if err := a.q.disp.Load().Stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	return nil
@@ -143,18 +195,20 @@ func (a *App) stopQueue() error {
 // stopGrace is how long Stop waits for attempts in flight: the http app's
 // grace period when it has one, else the longest attempt timeout.
 func (a *App) stopGrace() time.Duration {
-	grace := time.Duration(0)
-	for _, r := range a.q.routes {
-		for _, d := range r.Destinations {
-			grace = max(grace, d.Timeout)
-		}
-	}
 	if v, err := a.ctx.AppIfConfigured("http"); err == nil {
 		if httpApp, ok := v.(*caddyhttp.App); ok && httpApp.GracePeriod > 0 {
 			return time.Duration(httpApp.GracePeriod)
 		}
 	}
-	return max(grace, time.Second)
+	grace := time.Second
+	a.q.mu.Lock()
+	for _, r := range a.q.routes {
+		for _, d := range r.Destinations {
+			grace = max(grace, d.Timeout)
+		}
+	}
+	a.q.mu.Unlock()
+	return grace
 }
 
 // cleanupQueue lets go of the journal; the pool closes it when the last
@@ -231,18 +285,31 @@ func statusClass(status int) string {
 
 // unmarshalStorage parses the rest of `storage <kind> ...`:
 //
-//	storage bolt [<path>]
+//	storage bolt [<path>] {
+//		max_size <size>
+//	}
 func unmarshalStorage(d *caddyfile.Dispenser, kind string) (*Storage, error) {
-	switch kind {
-	case "bolt":
-		s := &Storage{Bolt: &BoltStorage{}}
-		if d.NextArg() {
-			s.Bolt.Path = d.Val()
-		}
-		if d.NextArg() {
-			return nil, d.ArgErr()
-		}
-		return s, nil
+	if kind != "bolt" {
+		return nil, d.Errf("webhook: storage: unknown kind %q (want bolt)", kind)
 	}
-	return nil, d.Errf("webhook: storage: unknown kind %q (want bolt)", kind)
+	s := &Storage{Bolt: &BoltStorage{}}
+	if d.NextArg() {
+		s.Bolt.Path = d.Val()
+	}
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	err := eachSubdirective(d, "webhook: storage: ", nil, func(sub string) error {
+		var arg string
+		if sub != "max_size" || !d.AllArgs(&arg) {
+			return d.Errf("webhook: storage bolt: want max_size <size>, got %q", sub)
+		}
+		size, err := humanize.ParseBytes(arg)
+		if err != nil || size < 1<<20 {
+			return d.Errf("webhook: storage bolt: max_size: invalid size %q (at least 1MiB)", arg)
+		}
+		s.Bolt.MaxSize = int64(size)
+		return nil
+	})
+	return s, err
 }
