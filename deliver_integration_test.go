@@ -359,3 +359,8 @@ func TestDeliverUnwritableJournal(t *testing.T) {
 		t.Fatalf("8 deliveries of 300 KiB into a 1 MiB journal: %v, want 503s at the end", statuses)
 	}
 }
+
+func decodeJSON(resp *http.Response, out any) {
+	defer resp.Body.Close()
+	json.NewDecoder(resp.Body).Decode(out)
+}

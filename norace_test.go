@@ -1,0 +1,5 @@
+//go:build !race
+
+package webhookverify
+
+const raceEnabled = false
