@@ -54,7 +54,7 @@ func withTestPorts(config string) string {
 }
 
 // newTester is caddytest's tester, on this process's admin port.
-func newTester(t *testing.T) *caddytest.Tester {
+func newTester(t testing.TB) *caddytest.Tester {
 	return caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
 }
 
@@ -93,7 +93,7 @@ type upstream struct {
 	respond func(w http.ResponseWriter, r *http.Request, n int)
 }
 
-func newUpstream(t *testing.T) *upstream {
+func newUpstream(t testing.TB) *upstream {
 	u := &upstream{}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -130,13 +130,13 @@ func (u *upstream) hostport() string { return strings.TrimPrefix(u.URL, "http://
 // startCaddy loads a Caddyfile made of the test globals and sites into the
 // shared Caddy. Every "{upstream}" in sites is replaced by up's address.
 // It returns the path of the JSON log file Caddy writes to.
-func startCaddy(t *testing.T, up *upstream, sites string) (*caddytest.Tester, string) {
+func startCaddy(t testing.TB, up *upstream, sites string) (*caddytest.Tester, string) {
 	t.Helper()
 	return startCaddyWith(t, up, "", sites)
 }
 
 // startCaddyWith is startCaddy with more global options.
-func startCaddyWith(t *testing.T, up *upstream, globals, sites string) (*caddytest.Tester, string) {
+func startCaddyWith(t testing.TB, up *upstream, globals, sites string) (*caddytest.Tester, string) {
 	t.Helper()
 	logFile := filepath.Join(t.TempDir(), "caddy.log")
 	if up != nil {
