@@ -327,21 +327,22 @@ func TestExamplesAreClosed(t *testing.T) {
 	}
 	configs := map[string]string{"example/Caddyfile": string(example)}
 	for i, block := range caddyfileBlocks(t) {
-		if strings.Contains(block, "reverse_proxy") {
+		if strings.Contains(block, "reverse_proxy") || strings.Contains(block, "deliver {") {
 			configs[fmt.Sprintf("README block %d", i+1)] = block
 		}
 	}
 	if len(configs) < 4 {
 		t.Fatalf("found %d configs with a proxy; the README lost its examples?", len(configs))
 	}
-	for _, env := range []string{"GITHUB_WEBHOOK_SECRET", "GITHUB_WEBHOOK_SECRET_PREVIOUS", "STRIPE_WEBHOOK_SECRET", "GITLAB_WEBHOOK_TOKEN"} {
+	for _, env := range []string{"GITHUB_WEBHOOK_SECRET", "GITHUB_WEBHOOK_SECRET_PREVIOUS", "STRIPE_WEBHOOK_SECRET", "GITLAB_WEBHOOK_TOKEN", "CI_TOKEN"} {
 		t.Setenv(env, "closed-"+env)
 	}
+	t.Setenv("APP_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
 	for name, config := range configs {
 		t.Run(name, func(t *testing.T) {
 			up := newUpstream(t)
 			site := closedSite(config, up.hostport())
-			startCaddy(t, up, site)
+			startCaddyWith(t, up, journalGlobal(t), site)
 
 			forgeries := []http.Header{
 				h(),
@@ -361,13 +362,15 @@ func TestExamplesAreClosed(t *testing.T) {
 			}
 			// and the config does let a genuine delivery through
 			path := "/github/push"
-			if strings.Contains(config, "/hooks") {
+			if strings.Contains(config, "/hooks*") {
 				path = "/hooks/push"
 			}
 			sig := "sha256=" + hmacHex([]byte("closed-GITHUB_WEBHOOK_SECRET"), []byte(ghBody))
-			if status, _, _ := post(t, path, h("X-Hub-Signature-256", sig, "X-GitHub-Delivery", "closed-1"), []byte(ghBody)); status != 200 || up.count() != 1 {
-				t.Fatalf("a genuine delivery to %s: %d, app saw %d", path, status, up.count())
+			if status, _, _ := post(t, path, h("X-Hub-Signature-256", sig, "X-GitHub-Delivery", "closed-1"), []byte(ghBody)); status != 200 && status != 202 {
+				t.Fatalf("a genuine delivery to %s: %d", path, status)
 			}
+			// (a durable route delivers it in the background)
+			waitFor(t, "the genuine delivery at the app", 5*time.Second, func() bool { return up.count() == 1 })
 		})
 	}
 }
@@ -387,6 +390,7 @@ func closedSite(config, upstream string) string {
 		"app:8080", upstream,
 		"127.0.0.1:9000", upstream,
 		"{file./run/secrets/gitlab_token}", "{env.GITLAB_WEBHOOK_TOKEN}",
+		"/var/lib/caddy/webhooks.db", "",
 	).Replace(config)
 	if !strings.Contains(config, ":9080 {") {
 		config = ":9080 {\n" + config + "\n}" // a snippet of a site

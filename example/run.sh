@@ -25,13 +25,16 @@ trap 'kill $app 2>/dev/null || true' EXIT
 cat <<MSG
 
 ==> the gateway listens on http://localhost:8080, the app on 127.0.0.1:9000
-    In another terminal, send signed test deliveries (200, the app prints them):
-        bin/caddy webhook send --provider github --secret $GITHUB_WEBHOOK_SECRET --url http://localhost:8080/github/push
+    In another terminal, send signed test deliveries:
+        bin/caddy webhook send --provider github --secret $GITHUB_WEBHOOK_SECRET --url http://localhost:8080/github --event push --body example/push.json
+    (202 at once: the delivery is journaled; the app and its CI endpoint print it)
         bin/caddy webhook send --provider stripe --secret $STRIPE_WEBHOOK_SECRET --url http://localhost:8080/stripe
         bin/caddy webhook send --provider gitlab --secret $GITLAB_WEBHOOK_TOKEN --url http://localhost:8080/gitlab
+    (200: these routes hand the delivery to the app synchronously)
     and a forged one (401, the app never sees it):
         curl -i -X POST http://localhost:8080/github/push -H 'X-Hub-Signature-256: sha256=00' -d '{}'
-    See the gateway's metrics at http://localhost:2019/metrics (caddy_webhook_*).
+    See the durable deliveries:  curl -s localhost:2019/webhook/deliveries
+    and the gateway's metrics at http://localhost:2019/metrics (caddy_webhook_*).
 
 MSG
 bin/caddy run --config example/Caddyfile --adapter caddyfile
