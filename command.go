@@ -22,8 +22,8 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "webhook",
-		Usage: "providers | sign | send",
-		Short: "Lists webhook_verify's providers; signs and sends test deliveries",
+		Usage: "providers | sign | send | deliveries | replay",
+		Short: "Lists webhook_verify's providers; signs and sends test deliveries; lists and replays durable ones",
 		Long: `
 Subcommands for the webhook_verify handler.
 
@@ -37,6 +37,15 @@ Subcommands for the webhook_verify handler.
 
   caddy webhook send --provider <p> --secret <s> --url <u> [--body <file>|-]
       signs the same way and posts the delivery to the URL
+
+  caddy webhook deliveries [--route <r>] [--state pending|delivered|dead] [--limit <n>] [--json]
+      lists the durable deliveries a running Caddy journaled, newest first,
+      one line per destination (through the admin endpoint: --address, or
+      the one in --config, else localhost:2019)
+
+  caddy webhook replay <id> [--destination <d>]
+  caddy webhook replay --state dead [--route <r>]
+      delivers a delivery again, or every dead one
 
 The secret may be a placeholder such as {env.GITHUB_WEBHOOK_SECRET} or
 {file./run/secrets/github}, so that it stays out of the shell history and
@@ -80,6 +89,7 @@ func webhookCommands(cmd *cobra.Command) {
 		}
 		cmd.AddCommand(sub)
 	}
+	adminCommands(cmd)
 }
 
 func runSign(cmd *cobra.Command, send bool) error {

@@ -216,10 +216,17 @@ func TestDeliverDeadNotifyReplayPause(t *testing.T) {
 		t.Errorf("the signature header is shown: %v", sig)
 	}
 
+	// the CLI lists it too
+	address := "--address=" + strings.TrimPrefix(adminURL, "http://")
+	out, _, err := runWebhook(t, "", "deliveries", "--state", "dead", address)
+	if err != nil || !strings.Contains(out, ack.ID) || !strings.Contains(out, " dead ") || !strings.Contains(out, "500") {
+		t.Fatalf("caddy webhook deliveries: %v\n%q", err, out)
+	}
+
 	close(fixed)
-	var replayed struct{ Replayed int }
-	if status := admin(t, "POST", "/webhook/deliveries/"+ack.ID+"/replay", &replayed); status != 200 || replayed.Replayed != 1 {
-		t.Fatalf("replay: %d %+v", status, replayed)
+	// replayed with the CLI
+	if out, _, err := runWebhook(t, "", "replay", ack.ID, address); err != nil || out != "replayed 1 destination(s)\n" {
+		t.Fatalf("caddy webhook replay: %v %q", err, out)
 	}
 	waitFor(t, "the replay delivered", 5*time.Second, func() bool {
 		admin(t, "GET", "/webhook/deliveries/"+ack.ID, &got)
@@ -254,6 +261,13 @@ func TestDeliverDeadNotifyReplayPause(t *testing.T) {
 		if status := admin(t, "POST", path, nil); status != want {
 			t.Errorf("POST %s: %d, want %d", path, status, want)
 		}
+	}
+	if _, _, err := runWebhook(t, "", "replay", "msg_nope", address); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("caddy webhook replay of an unknown id: %v", err)
+	}
+	// bulk: nothing dead any more
+	if out, _, err := runWebhook(t, "", "replay", "--state", "dead", "--route", "/github", address); err != nil || out != "replayed 0 destination(s)\n" {
+		t.Errorf("caddy webhook replay --state dead: %v %q", err, out)
 	}
 }
 

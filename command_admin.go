@@ -1,0 +1,156 @@
+package webhookverify
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/spf13/cobra"
+
+	"github.com/webhookverify/caddy-webhook-verify/journal"
+)
+
+// adminCommands adds the subcommands that talk to a running Caddy's admin
+// endpoint: deliveries and replay.
+func adminCommands(cmd *cobra.Command) {
+	deliveries := &cobra.Command{
+		Use:   "deliveries",
+		Short: "Lists durable deliveries, newest first",
+		Args:  cobra.NoArgs,
+		RunE:  runDeliveries,
+	}
+	f := deliveries.Flags()
+	f.String("route", "", "only this route")
+	f.String("state", "", "only deliveries with a destination in this state: pending, delivered or dead")
+	f.String("destination", "", "only deliveries to this destination")
+	f.Int("limit", 50, "at most this many")
+	f.Bool("json", false, "print the admin API's JSON")
+	addAdminFlags(deliveries)
+	cmd.AddCommand(deliveries)
+
+	replay := &cobra.Command{
+		Use:   "replay [<id>]",
+		Short: "Delivers a delivery again (all its finished destinations, or --destination); with --state dead, every dead one",
+		Args:  cobra.MaximumNArgs(1),
+		RunE:  runReplay,
+	}
+	f = replay.Flags()
+	f.String("destination", "", "only this destination")
+	f.String("state", "", "replay every delivery in this state (dead or delivered) instead of one id")
+	f.String("route", "", "with --state: only this route")
+	addAdminFlags(replay)
+	cmd.AddCommand(replay)
+}
+
+func addAdminFlags(c *cobra.Command) {
+	c.Flags().String("address", "", "the admin endpoint (default: the one in --config, else localhost:2019)")
+	c.Flags().String("config", "", "a config file to read the admin address from")
+	c.Flags().String("adapter", "", "the config file's adapter")
+}
+
+// adminRequest calls the admin API and decodes its JSON answer.
+func adminRequest(cmd *cobra.Command, method, uri string, out any) error {
+	flags := cmd.Flags()
+	address, _ := flags.GetString("address")
+	config, _ := flags.GetString("config")
+	adapter, _ := flags.GetString("adapter")
+	addr, err := caddycmd.DetermineAdminAPIAddress(address, nil, config, adapter)
+	if err != nil {
+		return err
+	}
+	resp, err := caddycmd.AdminAPIRequest(addr, method, uri, nil, nil)
+	if err != nil {
+		return fmt.Errorf("admin endpoint %s: %w", addr, err)
+	}
+	defer resp.Body.Close()
+	return json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(out)
+}
+
+func runDeliveries(cmd *cobra.Command, _ []string) error {
+	flags := cmd.Flags()
+	q := url.Values{}
+	for _, name := range []string{"route", "state", "destination"} {
+		if v, _ := flags.GetString(name); v != "" {
+			q.Set(name, v)
+		}
+	}
+	limit, _ := flags.GetInt("limit")
+	q.Set("limit", strconv.Itoa(limit))
+	var list struct {
+		Deliveries []journal.Delivery `json:"deliveries"`
+	}
+	if err := adminRequest(cmd, "GET", "/webhook/deliveries?"+q.Encode(), &list); err != nil {
+		return err
+	}
+	if asJSON, _ := flags.GetBool("json"); asJSON {
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc.SetIndent("", "  ")
+		return enc.Encode(list)
+	}
+	return writeDeliveries(cmd.OutOrStdout(), list.Deliveries)
+}
+
+// writeDeliveries prints one line per delivery and destination.
+func writeDeliveries(w io.Writer, list []journal.Delivery) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RECEIVED\tID\tROUTE\tPROVIDER\tEVENT\tDESTINATION\tSTATE\tATTEMPTS\tLAST")
+	for _, d := range list {
+		for _, t := range d.Targets {
+			var last []string
+			if t.LastStatus != 0 {
+				last = append(last, strconv.Itoa(t.LastStatus))
+			}
+			if t.LastError != "" {
+				last = append(last, truncate(strings.Join(strings.Fields(t.LastError), " ")))
+			}
+			if t.State == journal.Pending && !t.Next.IsZero() {
+				last = append(last, "next "+t.Next.Local().Format(time.TimeOnly))
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", d.Received.Local().Format(time.DateTime), d.ID, d.Route,
+				d.Provider, orDash(d.Event), t.Destination, t.State, t.Attempts, orDash(strings.Join(last, " ")))
+		}
+	}
+	return tw.Flush()
+}
+
+func runReplay(cmd *cobra.Command, args []string) error {
+	flags := cmd.Flags()
+	destination, _ := flags.GetString("destination")
+	state, _ := flags.GetString("state")
+	route, _ := flags.GetString("route")
+	q := url.Values{}
+	if destination != "" {
+		q.Set("destination", destination)
+	}
+	var uri string
+	switch {
+	case len(args) == 1 && state == "":
+		uri = "/webhook/deliveries/" + url.PathEscape(args[0]) + "/replay"
+	case len(args) == 0 && state != "":
+		q.Set("state", state)
+		if route != "" {
+			q.Set("route", route)
+		}
+		uri = "/webhook/replay"
+	default:
+		return errors.New("give a delivery id, or --state dead (and optionally --route), not both")
+	}
+	if len(q) > 0 {
+		uri += "?" + q.Encode()
+	}
+	var out struct {
+		Replayed int `json:"replayed"`
+	}
+	if err := adminRequest(cmd, "POST", uri, &out); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "replayed %d destination(s)\n", out.Replayed)
+	return nil
+}
