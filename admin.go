@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/webhookverify/caddy-webhook-verify/journal"
+	"github.com/webhookverify/caddy-webhook-verify/verify"
 )
 
 func init() {
@@ -32,6 +33,8 @@ func init() {
 //	POST /webhook/destinations/<name>/pause
 //	POST /webhook/destinations/<name>/resume
 //	GET  /webhook/destinations
+//	GET  /webhook/rejected?route=
+//	POST /webhook/rejected/<id>/reverify
 //
 // Header values that carry secrets or signatures are redacted.
 type adminAPI struct{}
@@ -54,11 +57,11 @@ func apiError(status int, format string, args ...any) error {
 }
 
 func (a adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
-	app, err := activeApp()
+	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/webhook/"), "/"), "/")
+	app, err := activeApp(parts[0] != "rejected")
 	if err != nil {
 		return err
 	}
-	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/webhook/"), "/"), "/")
 	route := func(method string, n int, name string) bool {
 		return len(parts) == n && parts[0] == name && r.Method == method
 	}
@@ -75,20 +78,25 @@ func (a adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 		return app.apiDestinations(w, r)
 	case route(http.MethodPost, 3, "destinations") && (parts[2] == "pause" || parts[2] == "resume"):
 		return app.apiPause(w, r, parts[1], parts[2] == "pause")
-	case len(parts) > 0 && (parts[0] == "deliveries" || parts[0] == "replay" || parts[0] == "destinations"):
+	case route(http.MethodGet, 1, "rejected"):
+		return writeJSON(w, map[string]any{"rejected": app.rejectedList(r.URL.Query().Get("route"))})
+	case route(http.MethodPost, 3, "rejected") && parts[2] == "reverify":
+		return app.apiReverify(w, parts[1])
+	case len(parts) > 0 && (parts[0] == "deliveries" || parts[0] == "replay" || parts[0] == "destinations" || parts[0] == "rejected"):
 		return apiError(http.StatusMethodNotAllowed, "%s not allowed on %s", r.Method, r.URL.Path)
 	}
 	return apiError(http.StatusNotFound, "no such endpoint: %s", r.URL.Path)
 }
 
-// activeApp is the running config's webhook app, with a journal.
-func activeApp() (*App, error) {
+// activeApp is the running config's webhook app (with a journal, when
+// withJournal).
+func activeApp(withJournal bool) (*App, error) {
 	v, err := caddy.ActiveContext().AppIfConfigured("webhook")
 	if err != nil {
 		return nil, apiError(http.StatusNotFound, "no webhook app is running")
 	}
 	app := v.(*App)
-	if app.q == nil || app.q.store == nil {
+	if withJournal && (app.q == nil || app.q.store == nil) {
 		return nil, apiError(http.StatusNotFound, "no route has deliver: there is no journal")
 	}
 	return app, nil
@@ -252,3 +260,33 @@ func (a *App) apiPause(w http.ResponseWriter, r *http.Request, name string, paus
 }
 
 var _ caddy.AdminRouter = adminAPI{}
+
+// rejectedList is the kept rejections, newest first (never nil).
+func (a *App) rejectedList(route string) []*Rejected {
+	out := []*Rejected{}
+	if a.rejected != nil {
+		out = append(out, a.rejected.list(route)...)
+	}
+	return out
+}
+
+func (a *App) apiReverify(w http.ResponseWriter, id string) error {
+	var r *Rejected
+	if a.rejected != nil {
+		r = a.rejected.get(id)
+	}
+	if r == nil {
+		return apiError(http.StatusNotFound, "no rejected request %q (only the last %d per route are kept)", id, rejectedPerRoute)
+	}
+	d, deliveryID, err := a.reverify(r)
+	switch {
+	case errors.Is(err, errNotDurable):
+		return writeJSON(w, map[string]any{"verified": true, "delivered": false, "reason": err.Error()})
+	case err != nil && verify.ReasonOf(err) != "":
+		return writeJSON(w, map[string]any{"verified": false, "reason": string(verify.ReasonOf(err)), "detail": errDetail(err)})
+	case err != nil:
+		return apiError(http.StatusConflict, "cannot reverify: %v", err)
+	}
+	a.logger.Info("rejected request verified again and delivered", zap.String("rejected", id), zap.String("id", deliveryID), zap.String("route", r.Route))
+	return writeJSON(w, map[string]any{"verified": true, "delivered": true, "id": deliveryID, "delivery_id": d.ID})
+}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
@@ -67,6 +68,10 @@ type App struct {
 	logger     *zap.Logger
 
 	q *queue // durable delivery
+
+	rejected   *rejectedLog // kept for diagnosis, across reloads
+	handlersMu *sync.Mutex
+	handlers   map[string]*Handler // by route name, for reverify
 }
 
 // Defaults of the app; see the fields.
@@ -98,6 +103,14 @@ func (budgetZone) Destruct() error { return nil }
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx, a.logger = ctx, ctx.Logger()
 	a.q = &queue{}
+	a.handlersMu = new(sync.Mutex)
+	val, _, err := rejectedLogs.LoadOrNew("rejected", func() (caddy.Destructor, error) {
+		return &rejectedLog{routes: map[string]*rejectedRing{}}, nil
+	})
+	if err != nil {
+		return err
+	}
+	a.rejected = val.(*rejectedLog)
 	if a.BodyBudget < 0 || a.BodyWait < 0 {
 		return fmt.Errorf("webhook: body_budget and body_wait must not be negative")
 	}
@@ -108,7 +121,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.BodyWait = caddy.Duration(defaultBodyWait)
 	}
 	a.budgetZone = "webhook/body_budget/" + strconv.FormatInt(a.BodyBudget, 10)
-	val, _, err := budgets.LoadOrNew(a.budgetZone, func() (caddy.Destructor, error) {
+	val, _, err = budgets.LoadOrNew(a.budgetZone, func() (caddy.Destructor, error) {
 		return budgetZone{budget.New(a.BodyBudget)}, nil
 	})
 	if err != nil {
@@ -151,8 +164,13 @@ func (a *App) Stop() error { return a.stopQueue() }
 // Cleanup lets go of the body budget and the journal.
 func (a *App) Cleanup() error {
 	var err error
+	if a.rejected != nil {
+		_, err = rejectedLogs.Delete("rejected")
+		a.rejected = nil
+	}
 	if a.budgetZone != "" {
-		_, err = budgets.Delete(a.budgetZone)
+		_, berr := budgets.Delete(a.budgetZone)
+		err = errors.Join(err, berr)
 		a.budgetZone = ""
 	}
 	return errors.Join(err, a.cleanupQueue())

@@ -80,6 +80,7 @@ func uniqueRouteName(state map[string]any, matcher, provider string) string {
 //		body_timeout <duration>
 //		url         <template>
 //		enforce     on|off
+//		keep_rejected_bodies
 //		handshake   gateway|app [confirm_subscription]
 //
 //		# generic scheme (provider hmac)
@@ -192,6 +193,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("max_body: invalid size %q", s)
 			}
 			h.MaxBody = int64(size)
+		case "keep_rejected_bodies":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.KeepRejectedBodies = true
 		case "enforce":
 			var v string
 			if !d.AllArgs(&v) {

@@ -378,3 +378,57 @@ func decodeJSON(resp *http.Response, out any) {
 	defer resp.Body.Close()
 	json.NewDecoder(resp.Body).Decode(out)
 }
+
+// A request rejected because the route had the wrong secret is kept (with
+// its reason and redacted headers, and its body with
+// keep_rejected_bodies); once the secret is fixed, reverify verifies it as
+// of when it arrived and delivers it like a fresh delivery.
+func TestRejectedKeptAndReverified(t *testing.T) {
+	t.Setenv("WV_GH", "the-wrong-secret")
+	app := newUpstream(t)
+	global := journalGlobal(t)
+	site := `
+	:9080 {
+		webhook_verify /github github {
+			secret {env.WV_GH}
+			keep_rejected_bodies
+			deliver {
+				to http://` + app.hostport() + `/hooks
+			}
+		}
+	}`
+	startCaddyWith(t, nil, global, site)
+	if status, _, _ := post(t, "/github", h("X-Hub-Signature-256", ghSig, "X-GitHub-Delivery", "rej-1", "X-GitHub-Event", "push"), []byte(ghBody)); status != 401 {
+		t.Fatalf("signed with another secret: %d", status)
+	}
+	var list struct{ Rejected []Rejected }
+	admin(t, "GET", "/webhook/rejected?route=/github", &list)
+	if len(list.Rejected) != 1 {
+		t.Fatalf("kept %d rejections, want 1", len(list.Rejected))
+	}
+	rej := list.Rejected[0]
+	if rej.Reason != "bad_signature" || !rej.BodyKept || rej.BodySize != len(ghBody) || rej.Header.Get("X-Hub-Signature-256") != "[redacted]" || rej.Event != "push" {
+		t.Fatalf("kept: %+v", rej)
+	}
+	// still the wrong secret: reverify says why
+	var answer map[string]any
+	admin(t, "POST", "/webhook/rejected/"+rej.ID+"/reverify", &answer)
+	if answer["verified"] != false || answer["reason"] != "bad_signature" {
+		t.Fatalf("reverify with the wrong secret: %v", answer)
+	}
+	// the secret fixed (a reload keeps the rejected requests)
+	t.Setenv("WV_GH", ghSecret)
+	startCaddyWith(t, nil, global, site)
+	answer = nil
+	admin(t, "POST", "/webhook/rejected/"+rej.ID+"/reverify", &answer)
+	if answer["verified"] != true || answer["delivered"] != true {
+		t.Fatalf("reverify with the right secret: %v", answer)
+	}
+	waitFor(t, "the reverified delivery at the app", 5*time.Second, func() bool { return app.count() == 1 })
+	if got := app.requests()[0]; string(got.Body) != ghBody || got.Header.Get("Webhook-Id") != answer["id"] {
+		t.Fatalf("the app got %q with id %q", got.Body, got.Header.Get("Webhook-Id"))
+	}
+	if status := admin(t, "POST", "/webhook/rejected/rej_nope/reverify", nil); status != 404 {
+		t.Fatalf("unknown rejection: %d", status)
+	}
+}

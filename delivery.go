@@ -181,6 +181,11 @@ func (d *delivery) reject(err error) {
 	d.repl.Set("http.webhook.verified", false)
 	d.repl.Set("http.webhook.reason", string(reason))
 	d.record(outcomeOf(reason))
+	var body []byte
+	if d.body != nil {
+		body = d.body.bytes()
+	}
+	d.keepRejected(err, body)
 }
 
 // refuseUnread answers a request whose headers already show it cannot be

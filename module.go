@@ -154,6 +154,13 @@ type Handler struct {
 	// to one or more destinations instead of the next handler.
 	Deliver *Deliver `json:"deliver,omitempty"`
 
+	// KeepRejectedBodies keeps the bodies of the last rejected requests
+	// (up to 256 KiB each) beside their reason and redacted headers, so
+	// that after a secret is fixed they can be verified again and
+	// delivered (POST /webhook/rejected/<id>/reverify). Off by default:
+	// rejected bodies are anyone's data.
+	KeepRejectedBodies bool `json:"keep_rejected_bodies,omitempty"`
+
 	// Shadow (Caddyfile `enforce off`) verifies and records the result in
 	// placeholders, logs and metrics, but lets every request through: for
 	// rolling the gateway out in front of a live app. Requests that fail
@@ -171,8 +178,9 @@ type Handler struct {
 	// ConfirmSubscription lets the gateway confirm an SNS subscription.
 	ConfirmSubscription bool `json:"confirm_subscription,omitempty"`
 
-	secrets    []string
-	preset     *verify.Preset
+	secrets      []string
+	verifyConfig verify.Config // what the verifier was built from, for reverify
+	preset       *verify.Preset
 	app        *App
 	bodyLimits bodyLimits
 	verifier   verify.Verifier
@@ -226,7 +234,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("route %s: %w", h.Name, err)
 	}
-	h.verifier, err = preset.New(verify.Config{
+	h.verifyConfig = verify.Config{
 		Secrets:    secrets,
 		PublicKeys: publicKeys,
 		Tolerance:  time.Duration(h.Tolerance),
@@ -242,7 +250,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			TimestampFormat: h.TimestampFormat,
 			IDHeader:        h.IDHeader,
 		},
-	})
+	}
+	h.verifier, err = preset.New(h.verifyConfig)
 	if err != nil {
 		return fmt.Errorf("route %s: %w", h.Name, err)
 	}
@@ -291,6 +300,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return err
 		}
 	}
+	h.app.addHandler(h)
 	return nil
 }
 
