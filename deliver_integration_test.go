@@ -385,11 +385,14 @@ func decodeJSON(resp *http.Response, out any) {
 // of when it arrived and delivers it like a fresh delivery.
 func TestRejectedKeptAndReverified(t *testing.T) {
 	t.Setenv("WV_GH", "the-wrong-secret")
+	route := "rejected-" + time.Now().Format("150405.000000") // the kept rejections outlive configs
+	t.Setenv("WV_ROUTE", route)
 	app := newUpstream(t)
 	global := journalGlobal(t)
 	site := `
 	:9080 {
 		webhook_verify /github github {
+			name {env.WV_ROUTE}
 			secret {env.WV_GH}
 			keep_rejected_bodies
 			deliver {
@@ -402,7 +405,7 @@ func TestRejectedKeptAndReverified(t *testing.T) {
 		t.Fatalf("signed with another secret: %d", status)
 	}
 	var list struct{ Rejected []Rejected }
-	admin(t, "GET", "/webhook/rejected?route=/github", &list)
+	admin(t, "GET", "/webhook/rejected?route="+route, &list)
 	if len(list.Rejected) != 1 {
 		t.Fatalf("kept %d rejections, want 1", len(list.Rejected))
 	}

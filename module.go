@@ -181,10 +181,10 @@ type Handler struct {
 	secrets      []string
 	verifyConfig verify.Config // what the verifier was built from, for reverify
 	preset       *verify.Preset
-	app        *App
-	bodyLimits bodyLimits
-	verifier   verify.Verifier
-	signsURL   bool
+	app          *App
+	bodyLimits   bodyLimits
+	verifier     verify.Verifier
+	signsURL     bool
 	// deliveryBound bounds the time from handing a delivery to the app to
 	// its answer: the retry budget, or the dedupe lease; 0 for none.
 	deliveryBound time.Duration
