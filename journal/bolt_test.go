@@ -188,4 +188,3 @@ func TestAppendFailsWhenFull(t *testing.T) {
 		}
 	}
 }
-
