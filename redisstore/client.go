@@ -189,14 +189,24 @@ func parseURL(s string) (*redis.Options, error) {
 	if err := checkURL(s, false); err != nil {
 		return nil, err
 	}
-	return redis.ParseURL(s)
+	o, err := redis.ParseURL(s)
+	return o, unprefixed(err)
 }
 
 func parseClusterURL(s string) (*redis.ClusterOptions, error) {
 	if err := checkURL(s, true); err != nil {
 		return nil, err
 	}
-	return redis.ParseClusterURL(s)
+	o, err := redis.ParseClusterURL(s)
+	return o, unprefixed(err)
+}
+
+// unprefixed drops go-redis's "redis: " from an error we prefix ourselves.
+func unprefixed(err error) error {
+	if err == nil {
+		return nil
+	}
+	return errors.New(strings.TrimPrefix(err.Error(), "redis: "))
 }
 
 // checkURL refuses what url.Parse refuses, with the reason only (a

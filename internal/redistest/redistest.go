@@ -6,6 +6,7 @@ package redistest
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"net"
@@ -19,9 +20,12 @@ import (
 
 // Options configure a server.
 type Options struct {
-	// AppendOnly turns the AOF on, with appendfsync always: every write
-	// is on disk before Redis answers it.
+	// AppendOnly turns the AOF on, by default with appendfsync always:
+	// every write is on disk before Redis answers it.
 	AppendOnly bool
+	// Fsync is the appendfsync policy: always (the default), everysec or
+	// no.
+	Fsync string
 	// Password sets requirepass (the default user's password).
 	Password string
 }
@@ -64,7 +68,7 @@ func Start(t testing.TB, o Options) *Server {
 		s.args = []string{bin,
 			"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", s.Dir,
 			"--save", "", "--logfile", "", "--daemonize", "no", "--protected-mode", "no",
-			"--appendonly", yesNo(o.AppendOnly), "--appendfsync", "always",
+			"--appendonly", yesNo(o.AppendOnly), "--appendfsync", cmp.Or(o.Fsync, "always"),
 		}
 		if o.Password != "" {
 			s.args = append(s.args, "--requirepass", o.Password)
