@@ -486,8 +486,11 @@ func (j *Journal) page(ctx context.Context, upper string) ([]string, []*redis.Ma
 	ctx, cancel := j.c.bound(ctx)
 	defer cancel()
 	ids, err := j.c.rdb.ZRevRangeByLex(ctx, j.j+"ids", &redis.ZRangeBy{Max: upper, Min: "-", Count: listPage}).Result()
-	if err != nil || len(ids) == 0 {
-		return nil, nil, err
+	if err != nil {
+		return nil, nil, fmt.Errorf("redis journal: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil, nil
 	}
 	pipe := j.c.rdb.Pipeline()
 	hashes := make([]*redis.MapStringStringCmd, len(ids))
