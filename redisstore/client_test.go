@@ -1,10 +1,13 @@
 package redisstore
 
 import (
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/webhookverify/caddy-webhook-verify/internal/redistest"
+	"github.com/webhookverify/caddy-webhook-verify/journal"
 )
 
 const secret = "s3cr3t-pw"
@@ -83,5 +86,62 @@ func TestPassword(t *testing.T) {
 			t.Errorf("error %q shows the password", err)
 		}
 		bad.Close()
+	}
+}
+
+// The ACL the package doc recommends is enough for every store: keys
+// under the prefix, read, write, scripting and connection commands.
+func TestRecommendedACL(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	admin := newClient(t, srv, nil)
+	acl := strings.Fields("ACL SETUSER gateway on >" + secret + " ~wv:* -@all +@read +@write +@scripting +@connection")
+	args := make([]any, len(acl))
+	for i, a := range acl {
+		args[i] = a
+	}
+	if err := admin.Redis().Do(bg, args...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Options{Addrs: []string{srv.Addr}, Username: "gateway", Password: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	d, _ := c.Dedupe("z")
+	l, _ := c.Limiter("z", LimitOptions{Events: 10, Window: time.Second, MaxConcurrent: 2})
+	a, err := Admit(bg, d, "k", time.Minute, l, "k", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, a.Done(bg, true, 200, time.Hour))
+	j := c.Journal()
+	must(t, j.Append(bg, &journal.Delivery{Route: "r", Targets: []journal.Target{{Destination: "a"}}}))
+	tasks, err := j.Claim(bg, time.Now(), 1, time.Minute, nil)
+	if err != nil || len(tasks) != 1 {
+		t.Fatalf("claim: %v %v", tasks, err)
+	}
+	must(t, j.Record(bg, tasks[0], journal.Attempt{Status: 200}, journal.Outcome{State: journal.Dead}))
+	if _, err := j.Replay(bg, tasks[0].Delivery.ID, "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	must(t, j.SetPaused(bg, "a", true))
+	for name, fn := range map[string]func() error{
+		"List":  func() error { _, err := j.List(bg, journal.Filter{}); return err },
+		"Stats": func() error { _, err := j.Stats(bg); return err },
+		"Prune": func() error { _, err := j.Prune(bg, func(string) time.Time { return time.Now() }); return err },
+		"Len": func() error {
+			if d.Len() != 1 {
+				return errors.New("no count")
+			}
+			return nil
+		},
+	} {
+		if err := fn(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// and nothing outside the prefix
+	if err := c.Redis().Set(bg, "other", "x", 0).Err(); err == nil {
+		t.Error("the ACL lets the gateway write outside its prefix")
 	}
 }
