@@ -3,17 +3,14 @@ package redisstore
 import (
 	"cmp"
 	"errors"
-	"net/http"
 	"path/filepath"
-	"runtime"
-	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/webhookverify/caddy-webhook-verify/dedupe"
+	"github.com/webhookverify/caddy-webhook-verify/internal/journaltest"
 	"github.com/webhookverify/caddy-webhook-verify/internal/redistest"
 	"github.com/webhookverify/caddy-webhook-verify/journal"
 )
@@ -91,15 +88,10 @@ func BenchmarkDeliveryRoundTrips(b *testing.B) {
 	}
 }
 
-// appenders is how many handlers append at once, as in journal's
-// BenchmarkAppend.
-const appenders = 64
-
-// BenchmarkAppend is a burst of webhooks: 64 concurrent appenders, 1 KiB
-// bodies, two destinations, on journal.Bolt (the real disk, t.TempDir,
-// fsync'd) and on Redis with each persistence setting. It reports the
-// throughput and the 99th percentile latency of one Append (what a
-// provider waits for before its 2xx).
+// BenchmarkAppend is a burst of webhooks (journaltest.BenchAppend: 64
+// concurrent appenders, 1 KiB bodies) on journal.Bolt (the real disk,
+// t.TempDir, fsync'd) and, in the same run, on Redis with each
+// persistence setting.
 func BenchmarkAppend(b *testing.B) {
 	stores := []struct {
 		name string
@@ -118,63 +110,18 @@ func BenchmarkAppend(b *testing.B) {
 		{"redis/no_aof", redisJournal(redistest.Options{})},
 	}
 	for _, s := range stores {
-		b.Run(s.name, func(b *testing.B) { benchAppend(b, s.open(b)) })
+		b.Run(s.name, func(b *testing.B) { journaltest.BenchAppend(b, s.open(b)) })
 	}
 }
 
 func redisJournal(o redistest.Options) func(b *testing.B) journal.Store {
 	return func(b *testing.B) journal.Store {
 		srv := redistest.Start(b, o)
-		c, err := New(Options{Addrs: []string{srv.Addr}, PoolSize: appenders})
+		c, err := New(Options{Addrs: []string{srv.Addr}, PoolSize: journaltest.Appenders})
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { c.Close() })
 		return c.Journal()
 	}
-}
-
-func benchAppend(b *testing.B, j journal.Store) {
-	body := make([]byte, 1<<10)
-	for i := range body {
-		body[i] = byte('a' + i%26)
-	}
-	header := http.Header{
-		"Content-Type":      {"application/json"},
-		"User-Agent":        {"GitHub-Hookshot/abc123"},
-		"X-Github-Event":    {"push"},
-		"X-Github-Delivery": {"72d3162e-cc78-11e3-81ab-4c9367dc0958"},
-	}
-	var mu sync.Mutex
-	var latencies []time.Duration
-	b.SetParallelism((appenders + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		var mine []time.Duration
-		for pb.Next() {
-			d := &journal.Delivery{
-				Route: "github", Provider: "github", Event: "push", Method: "POST", Path: "/hooks/github",
-				Header: header, Body: body, Targets: []journal.Target{{Destination: "app"}, {Destination: "audit"}},
-			}
-			began := time.Now()
-			if err := j.Append(bg, d); err != nil {
-				b.Error(err)
-				return
-			}
-			mine = append(mine, time.Since(began))
-		}
-		mu.Lock()
-		latencies = append(latencies, mine...)
-		mu.Unlock()
-	})
-	elapsed := time.Since(start)
-	b.StopTimer()
-	if len(latencies) == 0 {
-		return
-	}
-	slices.Sort(latencies)
-	b.ReportMetric(float64(len(latencies))/elapsed.Seconds(), "appends/s")
-	b.ReportMetric(float64(latencies[len(latencies)*99/100])/float64(time.Millisecond), "p99-ms")
 }
