@@ -19,8 +19,9 @@ import (
 // acquire, commit), or four with a concurrency cap (and the slot's
 // release).
 type Admission struct {
-	// Claim is what the dedupe claim found. Only a Claimed admission goes
-	// on to the app; for the others Admit has given the token back.
+	// Claim is what the dedupe claim found (Claimed without dedupe). Only
+	// a Claimed admission goes on to the app; for the others Admit has
+	// given the token back.
 	Claim dedupe.Claim
 
 	dd       *Dedupe
@@ -33,7 +34,8 @@ type Admission struct {
 
 // Admit claims key in dd and, in the same round trip (a pipeline of the
 // two scripts), takes a token (and a slot, with a cap) for limitKey in
-// lim. dd and lim must come from the same Client.
+// lim. Either may be nil (a route without dedupe, or without a rate
+// limit), not both; they must come from the same Client.
 //
 //   - Claim.Result Duplicate or InFlight: the token is given back (one
 //     more round trip, off the common path); answer the sender from
@@ -48,37 +50,59 @@ type Admission struct {
 // given back, best effort (a claim lapses with its lease, a slot with its
 // own).
 func Admit(ctx context.Context, dd *Dedupe, key string, lease time.Duration, lim *Limiter, limitKey string, maxWait time.Duration) (*Admission, error) {
-	if dd.c != lim.c {
+	var c *Client
+	switch {
+	case dd == nil && lim == nil:
+		return nil, errors.New("redis admit: neither dedupe nor rate limit")
+	case dd == nil:
+		c = lim.c
+	case lim != nil && dd.c != lim.c:
 		return nil, errors.New("redis admit: dedupe store and limiter of different clients")
+	default:
+		c = dd.c
 	}
-	c := dd.c
 	now := c.now()
-	token := newToken()
-	acquire, slot := lim.acquireCall(limitKey, now, maxWait)
-	bctx, cancel := c.bound(ctx)
-	cmds := c.runPipelined(bctx, nil, dd.claimArgs(key, now, lease, token), acquire)
-	cancel()
-	var claim dedupe.Claim
-	v, claimErr := scriptResult(cmds[0], "redis dedupe claim")
-	if claimErr == nil {
-		claim, claimErr = claimResult(v, now, lease, token)
+	a := &Admission{Claim: dedupe.Claim{Result: dedupe.Claimed}, dd: dd, key: key, lim: lim, limitKey: limitKey}
+	var calls []scriptCall
+	var token uint64
+	if dd != nil {
+		token = newToken()
+		calls = append(calls, dd.claimArgs(key, now, lease, token))
 	}
-	g, wait, grantErr := grantResult(cmds[1])
-	tookToken := grantErr == nil && g == granted
-	a := &Admission{Claim: claim, dd: dd, key: key, lim: lim, limitKey: limitKey}
+	var slot string
+	if lim != nil {
+		var acquire scriptCall
+		acquire, slot = lim.acquireCall(limitKey, now, maxWait)
+		calls = append(calls, acquire)
+	}
+	bctx, cancel := c.bound(ctx)
+	cmds := c.runPipelined(bctx, nil, calls...)
+	cancel()
+
+	var claimErr error
+	if dd != nil {
+		var v any
+		if v, claimErr = scriptResult(cmds[0], "redis dedupe claim"); claimErr == nil {
+			a.Claim, claimErr = claimResult(v, now, lease, token)
+		}
+	}
+	g, wait, grantErr := granted, time.Duration(0), error(nil)
+	if lim != nil {
+		g, wait, grantErr = grantResult(cmds[len(cmds)-1])
+	}
 	if claimErr != nil || a.Claim.Result != dedupe.Claimed {
-		if tookToken {
+		if lim != nil && grantErr == nil && g == granted {
 			lim.refund(limitKey, slot)
 		}
 		if claimErr != nil {
 			return nil, claimErr
 		}
-		a.once.Do(func() {})
+		a.once.Do(func() {}) // nothing to settle
 		return a, nil
 	}
 	err := grantErr
 	switch {
-	case err != nil:
+	case err != nil || lim == nil:
 	case g == granted:
 		a.slot = slot
 		err = lim.await(ctx, limitKey, slot, wait)
@@ -91,7 +115,7 @@ func Admit(ctx context.Context, dd *Dedupe, key string, lease time.Duration, lim
 		a.slot, err = lim.acquire(ctx, limitKey, maxWait-c.now().Sub(now))
 	}
 	if err != nil {
-		a.slot = ""
+		a.slot = "" // await and acquire gave back what they took
 		a.Done(context.WithoutCancel(ctx), false, 0, 0)
 		return nil, err
 	}
@@ -123,19 +147,36 @@ func grantResult(cmd *redis.Cmd) (grant, time.Duration, error) {
 func (a *Admission) Done(ctx context.Context, commit bool, status int, ttl time.Duration) error {
 	var err error
 	a.once.Do(func() {
-		c := a.dd.c
-		call := a.dd.releaseArgs(a.key, a.Claim.Token)
-		if commit {
-			call = a.dd.commitArgs(a.key, status, ttl)
+		var calls []scriptCall
+		if a.dd != nil {
+			call := a.dd.releaseArgs(a.key, a.Claim.Token)
+			if commit {
+				call = a.dd.commitArgs(a.key, status, ttl)
+			}
+			calls = append(calls, call)
 		}
 		var slot func(context.Context, redis.Pipeliner)
 		if a.slot != "" {
 			// not checked: a slot that was not given back lapses
 			slot = func(ctx context.Context, p redis.Pipeliner) { p.ZRem(ctx, a.lim.slotsKey(a.limitKey), a.slot) }
 		}
+		if len(calls) == 0 && slot == nil {
+			return
+		}
+		c := a.client()
 		bctx, cancel := c.bound(ctx)
 		defer cancel()
-		_, err = scriptResult(c.runPipelined(bctx, slot, call)[0], "redis dedupe")
+		cmds := c.runPipelined(bctx, slot, calls...)
+		if len(cmds) > 0 {
+			_, err = scriptResult(cmds[0], "redis dedupe")
+		}
 	})
 	return err
+}
+
+func (a *Admission) client() *Client {
+	if a.dd != nil {
+		return a.dd.c
+	}
+	return a.lim.c
 }

@@ -132,3 +132,35 @@ func TestAdmitOneClient(t *testing.T) {
 		t.Fatal("Admit with two clients")
 	}
 }
+
+// A route with dedupe only, or a rate limit only, goes through Admit and
+// Done too, one round trip each.
+func TestAdmitEitherAlone(t *testing.T) {
+	ca, _, _, _ := twoInstances(t)
+	d := zone(t, ca, "z")
+	l := limiter(t, ca, LimitOptions{Events: 1, Window: time.Minute, MaxConcurrent: 1})
+	if _, err := Admit(bg, nil, "k", time.Minute, nil, "k", 0); err == nil {
+		t.Error("Admit with neither")
+	}
+
+	a, err := Admit(bg, d, "k", time.Minute, nil, "", 0)
+	if err != nil || a.Claim.Result != dedupe.Claimed {
+		t.Fatalf("dedupe only: %+v %v", a, err)
+	}
+	must(t, a.Done(bg, true, 201, time.Hour))
+	if a, err := Admit(bg, d, "k", time.Minute, nil, "", 0); err != nil || a.Claim.Result != dedupe.Duplicate || a.Claim.Status != 201 {
+		t.Fatalf("dedupe only, again: %+v %v", a, err)
+	}
+
+	a, err = Admit(bg, nil, "", 0, l, "gh", 0)
+	if err != nil || a.Claim.Result != dedupe.Claimed {
+		t.Fatalf("rate limit only: %+v %v", a, err)
+	}
+	if _, err := Admit(bg, nil, "", 0, l, "gh", 0); !limited(t, err).Concurrency {
+		t.Fatalf("a second in flight: %v", err)
+	}
+	must(t, a.Done(bg, true, 200, time.Hour)) // gives the slot back
+	if _, err := Admit(bg, nil, "", 0, l, "gh", 0); limited(t, err).Concurrency {
+		t.Fatalf("after Done, out of tokens, not slots: %v", err)
+	}
+}

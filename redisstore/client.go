@@ -29,6 +29,10 @@ type Options struct {
 	// MasterName, with Sentinel addresses in Addrs, is the master to ask
 	// the Sentinels for.
 	MasterName string
+	// SentinelUsername and SentinelPassword are for Sentinels that want
+	// their own (the master's are Username and Password).
+	SentinelUsername string
+	SentinelPassword string
 	// TLS, when set, is used for every connection (rediss:// sets a
 	// default one).
 	TLS *tls.Config
@@ -81,7 +85,7 @@ func New(o Options) (*Client, error) {
 	}
 	u, err := universalOptions(o)
 	if err != nil {
-		return nil, errors.New(redact(err.Error(), o.Password, u))
+		return nil, errors.New(redact(err.Error(), u, o.Password, o.SentinelPassword))
 	}
 	c := &Client{
 		rdb:     redis.NewUniversalClient(u),
@@ -148,11 +152,7 @@ func universalOptions(o Options) (*redis.UniversalOptions, error) {
 	}
 	u.Username = cmpOr(o.Username, u.Username)
 	u.Password = cmpOr(o.Password, u.Password)
-	if o.MasterName != "" {
-		// the Sentinels may want their own password; the same is the
-		// common setup
-		u.SentinelUsername, u.SentinelPassword = u.Username, u.Password
-	}
+	u.SentinelUsername, u.SentinelPassword = o.SentinelUsername, o.SentinelPassword
 	if o.TLS != nil {
 		u.TLSConfig = o.TLS
 	}
@@ -233,8 +233,8 @@ func checkURL(s string, cluster bool) error {
 }
 
 // redact removes passwords from a message, should any library quote one.
-func redact(msg, password string, u *redis.UniversalOptions) string {
-	for _, p := range []string{password, u.Password, u.SentinelPassword} {
+func redact(msg string, u *redis.UniversalOptions, passwords ...string) string {
+	for _, p := range append(passwords, u.Password, u.SentinelPassword) {
 		if p != "" {
 			msg = strings.ReplaceAll(msg, p, "xxxxx")
 		}

@@ -71,7 +71,7 @@ return {0, 0}
 `)
 
 // commitScript remembers a key, and lists it for Len (dropping what has
-// expired from the list).
+// expired from the list, which itself expires with its last key).
 //
 // KEYS[1] the key, KEYS[2] the zone's list; ARGV value, ttl ms, expires ms,
 // now ms.
@@ -79,6 +79,9 @@ var commitScript = newScript(`
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], KEYS[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then
+	redis.call('PEXPIRE', KEYS[2], ARGV[2])
+end
 return 1
 `)
 
