@@ -13,7 +13,9 @@
 // touches together share a hash tag, so Cluster works. Admit and Done do
 // a delivery's dedupe and rate limit in two round trips in all.
 //
-// The package knows nothing of Caddy; its clock is injectable.
+// It needs Redis 5 or later (the tests run against Redis 7.0, Debian's
+// redis-server). The package knows nothing of Caddy; its clock is
+// injectable.
 //
 // # Round trips
 //
@@ -59,6 +61,11 @@
 //     Linux): a machine crash loses that much.
 //   - appendonly no (RDB snapshots only, or none): a restart loses
 //     everything since the last snapshot. Not for the journal.
+//
+// The same settings decide what dedupe and rate limits remember across a
+// Redis restart: without persistence a restarted Redis has forgotten which
+// deliveries reached the app (a redelivery passes) and every bucket is
+// full again.
 //
 // Replication is asynchronous: after a failover (Sentinel, Cluster) the
 // new primary may lack the last writes the old one acknowledged. Keep the

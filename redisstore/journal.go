@@ -53,7 +53,8 @@ type Journal struct {
 	closed atomic.Bool
 }
 
-// Journal returns the client's journal.
+// Journal returns the client's journal. Every instance on the same Redis
+// and prefix shares it. Closing it does not close the client.
 func (c *Client) Journal() *Journal {
 	return &Journal{c: c, j: c.prefix + "{journal}:"}
 }
