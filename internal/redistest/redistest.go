@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +29,8 @@ type Options struct {
 	Fsync string
 	// Password sets requirepass (the default user's password).
 	Password string
+	// cluster starts the server in cluster mode (StartCluster).
+	cluster bool
 }
 
 // Server is one redis-server process, restartable on the same port and
@@ -72,6 +75,9 @@ func Start(t testing.TB, o Options) *Server {
 		}
 		if o.Password != "" {
 			s.args = append(s.args, "--requirepass", o.Password)
+		}
+		if o.cluster {
+			s.args = append(s.args, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(s.Dir, "nodes.conf"))
 		}
 		err = s.start()
 		if err == nil {
@@ -175,4 +181,40 @@ func (s *Server) Restart() {
 	if err := s.start(); err != nil {
 		s.t.Fatal(err)
 	}
+}
+
+// StartCluster runs a Redis Cluster of n masters (no replicas) for t,
+// made with redis-cli --cluster create, and returns once every node says
+// the cluster is ok.
+func StartCluster(t testing.TB, n int) []*Server {
+	t.Helper()
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		t.Fatalf("redis-cli is not installed (apt-get install redis-server brings it): %v", err)
+	}
+	nodes := make([]*Server, n)
+	args := []string{"--cluster", "create"}
+	for i := range nodes {
+		nodes[i] = Start(t, Options{cluster: true})
+		args = append(args, nodes[i].Addr)
+	}
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(readyTimeout)
+	for _, node := range nodes {
+		host, port, _ := net.SplitHostPort(node.Addr)
+		for {
+			out, err := exec.Command(cli, "-h", host, "-p", port, "cluster", "info").Output()
+			if err == nil && strings.Contains(string(out), "cluster_state:ok") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("cluster node %s not ok after %s: %v\n%s", node.Addr, readyTimeout, err, out)
+			}
+			time.Sleep(20 * time.Millisecond) // the nodes gossip on their own schedule
+		}
+	}
+	return nodes
 }
