@@ -43,11 +43,7 @@ func TestCluster(t *testing.T) {
 				prefix := "j" + strconv.Itoa(n) + ":"
 				return func() journal.Store { return connect(t, prefix, now).Journal() }
 			},
-			SmallChunks: func() func() {
-				replay, prune := replayChunk, pruneChunk
-				replayChunk, pruneChunk = 2, 2
-				return func() { replayChunk, pruneChunk = replay, prune }
-			},
+			SmallChunks: smallChunks,
 		})
 	})
 

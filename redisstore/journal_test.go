@@ -22,12 +22,15 @@ func TestJournalConformance(t *testing.T) {
 			srv := redistest.Start(t, redistest.Options{})
 			return func() journal.Store { return newClient(t, srv, now).Journal() }
 		},
-		SmallChunks: func() func() {
-			replay, prune := replayChunk, pruneChunk
-			replayChunk, pruneChunk = 2, 2
-			return func() { replayChunk, pruneChunk = replay, prune }
-		},
+		SmallChunks: smallChunks,
 	})
+}
+
+// smallChunks makes ReplayWhere and Prune work two deliveries at a time.
+func smallChunks() (restore func()) {
+	replay, prune := replayChunk, pruneChunk
+	replayChunk, pruneChunk = 2, 2
+	return func() { replayChunk, pruneChunk = replay, prune }
 }
 
 // Instance A accepts 200 deliveries, claims 50 and dies mid-attempt;
