@@ -1,80 +1,38 @@
-package journal
+package journal_test
 
 import (
-	"net/http"
+	"context"
 	"path/filepath"
-	"runtime"
-	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/webhookverify/caddy-webhook-verify/internal/journaltest"
 	"github.com/webhookverify/caddy-webhook-verify/internal/testclock"
+	"github.com/webhookverify/caddy-webhook-verify/journal"
 )
 
-// appenders is how many handlers append at once in the benchmarks.
-const appenders = 64
+var ctx = context.Background()
 
-// BenchmarkAppend is what a burst of webhooks costs: 64 concurrent
-// appenders, 1 KiB bodies, on the real disk (t.TempDir), each Append
-// fsync'd. It reports the throughput and the 99th percentile latency of
-// one Append (what a provider waits for before its 202).
+// appenders is how many claims the workers' benchmark takes at once.
+const appenders = journaltest.Appenders
+
+// BenchmarkAppend is a burst of webhooks on the real disk (t.TempDir),
+// each Append fsync'd: see journaltest.BenchAppend.
 func BenchmarkAppend(b *testing.B) {
-	j, err := OpenBolt(filepath.Join(b.TempDir(), "j.db"), Options{})
+	j, err := journal.OpenBolt(filepath.Join(b.TempDir(), "j.db"), journal.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer j.Close()
-	body := make([]byte, 1<<10)
-	for i := range body {
-		body[i] = byte('a' + i%26)
-	}
-	header := http.Header{
-		"Content-Type":      {"application/json"},
-		"User-Agent":        {"GitHub-Hookshot/abc123"},
-		"X-Github-Event":    {"push"},
-		"X-Github-Delivery": {"72d3162e-cc78-11e3-81ab-4c9367dc0958"},
-	}
-	var mu sync.Mutex
-	var latencies []time.Duration
-	b.SetParallelism((appenders + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		var mine []time.Duration
-		for pb.Next() {
-			d := &Delivery{
-				Route: "github", Provider: "github", Event: "push", Method: "POST", Path: "/hooks/github",
-				Header: header, Body: body, Targets: []Target{{Destination: "app"}, {Destination: "audit"}},
-			}
-			began := time.Now()
-			if err := j.Append(ctx, d); err != nil {
-				b.Error(err)
-				return
-			}
-			mine = append(mine, time.Since(began))
-		}
-		mu.Lock()
-		latencies = append(latencies, mine...)
-		mu.Unlock()
-	})
-	elapsed := time.Since(start)
-	b.StopTimer()
-	if len(latencies) == 0 {
-		return
-	}
-	slices.Sort(latencies)
-	p99 := latencies[len(latencies)*99/100]
-	b.ReportMetric(float64(len(latencies))/elapsed.Seconds(), "appends/s")
-	b.ReportMetric(float64(p99)/float64(time.Millisecond), "p99-ms")
+	journaltest.BenchAppend(b, j)
 }
 
 // BenchmarkClaimRecord is the workers' side: claim a due target, record
 // its delivery, 64 at a time.
 func BenchmarkClaimRecord(b *testing.B) {
 	clock := testclock.New()
-	j, err := OpenBolt(filepath.Join(b.TempDir(), "j.db"), Options{Now: clock.Now})
+	j, err := journal.OpenBolt(filepath.Join(b.TempDir(), "j.db"), journal.Options{Now: clock.Now})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -84,7 +42,7 @@ func BenchmarkClaimRecord(b *testing.B) {
 	for w := range appenders {
 		wg.Go(func() {
 			for i := w; i < b.N; i += appenders {
-				if err := j.Append(ctx, &Delivery{Route: "r", Body: body, Targets: []Target{{Destination: "a"}}}); err != nil {
+				if err := j.Append(ctx, &journal.Delivery{Route: "r", Body: body, Targets: []journal.Target{{Destination: "a"}}}); err != nil {
 					b.Error(err)
 					return
 				}
@@ -103,7 +61,7 @@ func BenchmarkClaimRecord(b *testing.B) {
 		}
 		for _, task := range tasks {
 			wg.Go(func() {
-				if err := j.Record(ctx, task, Attempt{At: now, Status: 200}, Outcome{State: Delivered}); err != nil {
+				if err := j.Record(ctx, task, journal.Attempt{At: now, Status: 200}, journal.Outcome{State: journal.Delivered}); err != nil {
 					b.Error(err)
 				}
 			})
