@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/webhookverify/caddy-webhook-verify/budget"
+	"github.com/webhookverify/caddy-webhook-verify/redisstore"
 )
 
 func init() {
@@ -38,6 +39,7 @@ func init() {
 //			body_budget <size>
 //			body_wait   <duration>
 //			storage     bolt [<path>]
+//			storage     redis <url...> { ... }
 //		}
 //	}
 type App struct {
@@ -68,6 +70,11 @@ type App struct {
 	logger     *zap.Logger
 
 	q *queue // durable delivery
+
+	// shared state in Redis (storage redis)
+	redis    *redisstore.Client
+	redisKey string
+	failOpen bool // dedupe and rate limits pass when Redis fails
 
 	rejected   *rejectedLog // kept for diagnosis, across reloads
 	handlersMu *sync.Mutex
@@ -128,6 +135,14 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.budget = val.(budgetZone).Budget
+	if a.Storage != nil && a.Storage.Redis != nil {
+		if a.Storage.Bolt != nil {
+			return fmt.Errorf("webhook: storage is bolt or redis, not both")
+		}
+		if err := a.provisionRedis(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -173,7 +188,7 @@ func (a *App) Cleanup() error {
 		err = errors.Join(err, berr)
 		a.budgetZone = ""
 	}
-	return errors.Join(err, a.cleanupQueue())
+	return errors.Join(err, a.cleanupQueue(), a.cleanupRedis())
 }
 
 // webhookApp returns the config's webhook app, made with defaults when the
@@ -191,7 +206,16 @@ func webhookApp(ctx caddy.Context) (*App, error) {
 //	webhook {
 //		body_budget <size>
 //		body_wait   <duration>
-//		storage     bolt [<path>]
+//		storage     bolt [<path>] {
+//			max_size <size>
+//		}
+//		storage     redis <url...> {
+//			username    <u>
+//			password    <p>
+//			master_name <name>
+//			prefix      <p>
+//			on_error    open|closed
+//		}
 //	}
 func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	if existing != nil {

@@ -53,6 +53,11 @@ type Dedupe struct {
 	// placeholders such as {env.*} are resolved at load.
 	Zone string `json:"zone,omitempty"`
 
+	// Store is `memory` to keep this zone in this Caddy even when the
+	// webhook app's storage is Redis; default the app's (in memory
+	// without Redis).
+	Store string `json:"store,omitempty"`
+
 	store   dedupe.Store
 	zoneKey string
 	lease   time.Duration // the claim's: retry's budget, or Lease
@@ -95,6 +100,17 @@ func (dd *Dedupe) provision(h *Handler) error {
 	if tol := h.effectiveTolerance(); tol > 0 && time.Duration(dd.TTL) < 2*tol {
 		h.logger.Warn("dedupe ttl is shorter than twice the timestamp tolerance: a replay inside the tolerance window would pass dedupe",
 			zap.String("route", h.Name), zap.Duration("ttl", time.Duration(dd.TTL)), zap.Duration("tolerance", tol))
+	}
+	switch {
+	case dd.Store != "" && dd.Store != "memory":
+		return fmt.Errorf("route %s: dedupe store %q (want memory)", h.Name, dd.Store)
+	case h.app.redis != nil && dd.Store == "":
+		store, err := h.app.redis.Dedupe(zone)
+		if err != nil {
+			return fmt.Errorf("route %s: dedupe zone %s: %w", h.Name, zone, err)
+		}
+		dd.store = store
+		return nil
 	}
 	store, loaded, err := loadZone(zoneDedupe, zone, zone, func() (*dedupe.Memory, error) {
 		return dedupe.NewMemory(dedupe.Options{MaxEntries: dd.MaxEntries})
@@ -165,6 +181,7 @@ func (dd *Dedupe) key(d *delivery) string {
 //		max_entries <n>
 //		lease       <duration>
 //		zone        <name>
+//		store       memory
 //	}
 func (h *Handler) unmarshalDedupe(d *caddyfile.Dispenser) error {
 	cfg := new(Dedupe)
@@ -186,6 +203,11 @@ func (h *Handler) unmarshalDedupe(d *caddyfile.Dispenser) error {
 		switch sub {
 		case "key":
 			cfg.Key = arg
+		case "store":
+			if arg != "memory" {
+				return d.Errf("dedupe: store: want memory, got %q", arg)
+			}
+			cfg.Store = arg
 		case "lease":
 			dur, err := caddy.ParseDuration(arg)
 			if err != nil || dur <= 0 {

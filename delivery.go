@@ -274,6 +274,14 @@ func (d *delivery) claimKey() (bool, error) {
 	d.key = d.h.Dedupe.key(d)
 	var err error
 	d.claim, err = d.h.Dedupe.store.Claim(d.r.Context(), d.key, d.h.Dedupe.lease)
+	if err != nil && d.h.app.failOpen && d.r.Context().Err() == nil {
+		// on_error open: a shared store that is down does not stop
+		// deliveries; this one goes through without a claim.
+		d.err = err
+		d.record(outStoreBypassed)
+		d.err, d.claim = nil, dedupe.Claim{Result: dedupe.Claimed}
+		return false, nil
+	}
 	if err != nil {
 		d.err = err
 		d.record(outStoreFailed)
@@ -338,6 +346,11 @@ func (d *delivery) acquire() (func(), error) {
 	case d.r.Context().Err() != nil:
 		d.record(outSenderGone)
 		return nil, caddyhttp.Error(499, err)
+	case d.h.app.failOpen:
+		d.err = err
+		d.record(outStoreBypassed)
+		d.err = nil
+		return func() {}, nil
 	}
 	d.err = err
 	d.record(outStoreFailed)

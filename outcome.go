@@ -31,6 +31,7 @@ const (
 	outDuplicate
 	outInFlight
 	outStoreFailed
+	outStoreBypassed
 	outRateLimited
 	outSenderGone
 	outRetrying
@@ -102,6 +103,8 @@ var outcomes = [numOutcomes]outcomeInfo{
 		level: zapcore.InfoLevel, message: "copy of a delivery in flight turned away", fields: retryAfterFields},
 	outStoreFailed: {name: "store_failed", counted: true, help: "the dedupe or rate-limit store failed (503)",
 		level: zapcore.WarnLevel, message: "store failed, delivery turned away", fields: errorFields},
+	outStoreBypassed: {name: "store_bypassed", counted: true, help: "the shared store failed and on_error open let the delivery through",
+		level: zapcore.WarnLevel, message: "store failed, delivery let through (on_error open)", fields: errorFields},
 	outRateLimited: {name: "rate_limited", counted: true, help: "over the rate limit (429)",
 		level: zapcore.InfoLevel, message: "delivery rate limited", fields: rateLimitFields},
 	outSenderGone: {name: "sender_gone", counted: true, help: "the sender hung up before the app was reached (499)",

@@ -19,11 +19,15 @@ import (
 	"github.com/webhookverify/caddy-webhook-verify/journal"
 )
 
-// Storage says where the webhook app keeps what must survive a restart:
-// the journal of durable deliveries.
+// Storage says where the webhook app keeps what must survive a restart
+// or be shared: the journal of durable deliveries (and, with Redis, the
+// dedupe zones and rate limits).
 type Storage struct {
 	// Bolt is the embedded journal, a file on local disk (the default).
 	Bolt *BoltStorage `json:"bolt,omitempty"`
+	// Redis holds the journal, the dedupe zones and the rate limits of
+	// several instances.
+	Redis *RedisStorage `json:"redis,omitempty"`
 }
 
 // BoltStorage is a bbolt file.
@@ -92,8 +96,14 @@ func (a *App) addRoute(r dispatch.Route) error {
 func (a *App) openJournalLocked() error {
 	path := a.journalPath()
 	key := "bolt:" + path
+	if a.redis != nil {
+		path, key = a.redis.String(), "redis:"+a.redisKey
+	}
 	a.q.lastOpen = time.Now()
 	val, _, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
+		if a.redis != nil {
+			return storeZone{a.redis.Journal()}, nil
+		}
 		o := journal.Options{}
 		if a.Storage != nil && a.Storage.Bolt != nil {
 			o.MaxSize = int(a.Storage.Bolt.MaxSize)
@@ -289,8 +299,11 @@ func statusClass(status int) string {
 //		max_size <size>
 //	}
 func unmarshalStorage(d *caddyfile.Dispenser, kind string) (*Storage, error) {
+	if kind == "redis" {
+		return unmarshalRedisStorage(d)
+	}
 	if kind != "bolt" {
-		return nil, d.Errf("webhook: storage: unknown kind %q (want bolt)", kind)
+		return nil, d.Errf("webhook: storage: unknown kind %q (want bolt or redis)", kind)
 	}
 	s := &Storage{Bolt: &BoltStorage{}}
 	if d.NextArg() {

@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/webhookverify/caddy-webhook-verify/ratelimit"
+	"github.com/webhookverify/caddy-webhook-verify/redisstore"
 )
 
 // RateLimit paces verified deliveries to the app with token buckets, one
@@ -54,6 +55,10 @@ type RateLimit struct {
 	// burst and concurrency cap stay the same. Default: the route's name.
 	Zone string `json:"zone,omitempty"`
 
+	// Store is `memory` to keep these buckets in this Caddy even when the
+	// webhook app's storage is Redis; default the app's.
+	Store string `json:"store,omitempty"`
+
 	limiter ratelimit.Limiter
 	zoneKey string
 }
@@ -82,6 +87,22 @@ func (rl *RateLimit) provision(h *Handler) error {
 	// A changed rate makes a new zone: buckets filled at the old rate would
 	// not mean the same thing.
 	key := fmt.Sprintf("%s/%d/%s/%d/%d", zone, rl.Events, time.Duration(rl.Window), rl.Burst, rl.MaxConcurrent)
+	switch {
+	case rl.Store != "" && rl.Store != "memory":
+		return fmt.Errorf("route %s: rate_limit store %q (want memory)", h.Name, rl.Store)
+	case h.app.redis != nil && rl.Store == "":
+		// Redis keys the buckets by rate too, so a changed rate starts
+		// fresh there as well.
+		limiter, err := h.app.redis.Limiter(key, redisstore.LimitOptions{
+			Events: rl.Events, Window: time.Duration(rl.Window), Burst: rl.Burst,
+			MaxConcurrent: rl.MaxConcurrent, SlotLease: max(h.deliveryBound, time.Minute),
+		})
+		if err != nil {
+			return fmt.Errorf("route %s: rate_limit: %w", h.Name, err)
+		}
+		rl.limiter = limiter
+		return nil
+	}
 	limiter, _, err := loadZone(zoneRateLimit, zone, key, func() (*ratelimit.Memory, error) {
 		return ratelimit.NewMemory(ratelimit.Options{
 			Events:        rl.Events,
@@ -132,6 +153,7 @@ func retryAfterSeconds(d time.Duration) string {
 //		max_concurrent <n>
 //		max_keys       <n>
 //		zone           <name>
+//		store          memory
 //	}
 func (h *Handler) unmarshalRateLimit(d *caddyfile.Dispenser) error {
 	cfg := new(RateLimit)
@@ -171,6 +193,11 @@ func (h *Handler) unmarshalRateLimit(d *caddyfile.Dispenser) error {
 			cfg.Key = arg
 		case "zone":
 			cfg.Zone = arg
+		case "store":
+			if arg != "memory" {
+				return d.Errf("rate_limit: store: want memory, got %q", arg)
+			}
+			cfg.Store = arg
 		case "mode":
 			if arg != "reject" && arg != "wait" {
 				return d.Errf("rate_limit: mode %q (want reject or wait)", arg)
