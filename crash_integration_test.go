@@ -14,7 +14,9 @@ func durableProcessSite(dest, extra string) string {
 	webhook_verify /github github {
 		secret %s
 		deliver {
-			to http://%s/hooks
+			to http://%s/hooks {
+				timeout 2s
+			}
 			retry {
 				schedule 100ms 200ms 400ms 800ms 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s
 			}

@@ -149,7 +149,7 @@ func (a *App) dispatcher() (*dispatch.Dispatcher, error) {
 			return nil, fmt.Errorf("journal unavailable: %w", err)
 		}
 	}
-	d, err := dispatch.New(dispatch.Options{Store: a.q.store, Routes: a.q.routes, Observer: &queueObserver{app: a}})
+	d, err := dispatch.New(dispatch.Options{Store: a.q.store, Routes: a.q.routes, Observer: &queueObserver{app: a}, Lease: a.leaseLocked()})
 	if err != nil {
 		return nil, err
 	}
@@ -158,6 +158,23 @@ func (a *App) dispatcher() (*dispatch.Dispatcher, error) {
 	}
 	a.q.disp.Store(d)
 	return d, nil
+}
+
+// leaseMargin is how much longer than the longest attempt timeout a
+// claimed task stays hidden from other dispatchers: long enough for an
+// attempt to be recorded, short enough that another instance takes over
+// a crashed one's tasks soon.
+const leaseMargin = 10 * time.Second
+
+// leaseLocked is the dispatcher's lease.
+func (a *App) leaseLocked() time.Duration {
+	longest := time.Duration(0)
+	for _, r := range a.q.routes {
+		for _, d := range r.Destinations {
+			longest = max(longest, d.Timeout)
+		}
+	}
+	return longest + leaseMargin
 }
 
 // accept journals a delivery for its route's destinations.
