@@ -38,6 +38,7 @@
 		if (looks[outcome]) return looks[outcome];
 		return [outcome.replace(/_/g, ' '), failureTypes.has(outcome) ? 'bad' : 'quiet', failureTypes.has(outcome) ? '✗' : '•'];
 	}
+	const words = (s) => (s || '').replace(/_/g, ' ');
 	function badge(outcome, extra) {
 		const [word, cls, sign] = look(outcome);
 		const b = el('span', 'badge ' + cls);
@@ -209,7 +210,8 @@
 			if (isNew) tr.classList.add('fresh');
 		}
 		const [, cls] = look(r.outcome || 'verified');
-		tr.className = tr.className.replace(/\b(ok|bad|warn|info|quiet)\b/g, '').trim() + ' ' + cls;
+		tr.classList.toggle('row-bad', cls === 'bad');
+		tr.classList.toggle('row-warn', cls === 'warn');
 		tr.dataset.outcome = r.outcome;
 		tr.dataset.route = r.route || '';
 		const td = tr.children;
@@ -221,7 +223,7 @@
 		const id = r.delivery_id || r.provider_id || r.request_id || '';
 		td[4].textContent = id;
 		td[4].title = id;
-		td[5].replaceChildren(badge(r.outcome || 'verified', r.outcome === 'rejected' ? r.reason : ''));
+		td[5].replaceChildren(badge(r.outcome || 'verified', r.outcome === 'rejected' ? words(r.reason) : ''));
 		td[6].textContent = r.status || '';
 		td[6].className = 'c-status' + (r.status >= 400 || (r.status && r.status < 200) ? ' bad' : '');
 		td[7].textContent = r.attempts || '';
@@ -320,6 +322,10 @@
 		return ms < 1 ? ms.toFixed(2) + ' ms' : ms < 1000 ? Math.round(ms) + ' ms' : (ms / 1000).toFixed(1) + ' s';
 	}
 	const fmtFull = (s) => (s ? new Date(s).toLocaleString([], { hour12: false }) : '');
+	const fmtClock = (s) => {
+		const d = new Date(s);
+		return d.toLocaleTimeString([], { hour12: false }) + '.' + String(d.getMilliseconds()).padStart(3, '0');
+	};
 
 	function headersTable(h) {
 		const t = el('table', 'headers');
@@ -345,13 +351,13 @@
 		const seq = ++detailSeq;
 		const parts = [];
 		const head = el('div', 'dest-head');
-		head.append(badge(r.outcome || 'verified', r.outcome === 'rejected' ? r.reason : ''));
+		head.append(badge(r.outcome || 'verified', r.outcome === 'rejected' ? words(r.reason) : ''));
 		parts.push(head);
 		parts.push(dl([
 			['Route', r.route], ['Provider', r.provider], ['Event', r.event], ['Delivery', r.delivery_id, true],
-			['Provider id', r.provider_id, true], ['Request', r.request_id, true], ['First seen', fmtFull(r.time)],
+			['Provider id', r.provider_id, true], ['Request id', r.request_id, true], ['First seen', fmtFull(r.time)],
 			['Request', r.method && (r.method + ' ' + (r.path || '')), true], ['Client', r.client_ip, true],
-			['Reason', r.reason],
+			['Reason', words(r.reason)],
 		]));
 		let info = null;
 		if (r.durable && r.delivery_id) {
@@ -376,7 +382,8 @@
 			const btn = el('button', 'replay', 'Replay');
 			btn.type = 'button';
 			btn.title = 'Deliver again to every destination that is done with it';
-			const msg = el('span', 'msg');
+			// the message outlives the panel's redraws as events come
+			const msg = el('span', r.replayMsg ? r.replayMsg[1] : 'msg', r.replayMsg ? r.replayMsg[0] : '');
 			btn.addEventListener('click', () => replay(r, d.id, btn, msg));
 			bar.append(btn, msg);
 			out.push(bar);
@@ -396,13 +403,15 @@
 				const good = a.status >= 200 && a.status < 300;
 				const result = el('td', good ? 'ok' : 'bad', (good ? '✓ ' : '✗ ') + (a.status ? 'HTTP ' + a.status : 'no answer') + (a.error ? ' · ' + a.error : ''));
 				const n = t.attempts - (t.history.length - 1 - i);
-				tr.append(el('td', 'mono', '#' + n + (a.replay ? ' replay' : '')), el('td', 'mono', fmtFull(a.at)), result, el('td', 'mono', fmtDuration(a.duration)));
+				const when = el('td', 'mono nowrap', fmtClock(a.at));
+				when.title = fmtFull(a.at);
+				tr.append(el('td', 'mono nowrap', '#' + n + (a.replay ? ' ↻' : '')), when, result, el('td', 'mono nowrap', fmtDuration(a.duration)));
 				at.append(tr);
 			});
 			box.append((t.history || []).length ? at : el('p', 'note', 'No attempt yet.'));
 			out.push(box);
 		}
-		out.push(el('h3', '', 'Request headers'), dl([['Request', d.method + ' ' + d.path, true], ['Body', d.size ? d.size + ' bytes' : '']]), headersTable(d.header));
+		out.push(el('h3', '', 'Request headers'), headersTable(d.header), dl([['Body', d.size ? d.size + ' bytes' : '']]));
 		out.push(el('p', 'note', 'Secret-bearing and signature headers are redacted.'));
 		return out;
 	}
@@ -432,8 +441,11 @@
 
 	async function replay(r, id, btn, msg) {
 		btn.disabled = true;
-		msg.textContent = 'replaying…';
-		msg.className = 'msg';
+		const say = (text, cls) => {
+			r.replayMsg = [text, cls];
+			for (const m of [msg, ...dBody.querySelectorAll('.msg')]) { m.textContent = text; m.className = cls; }
+		};
+		say('replaying…', 'msg');
 		try {
 			let res = await post(base + 'api/deliveries/' + encodeURIComponent(id) + '/replay');
 			if (res.status === 403) { // a reloaded server has a new token
@@ -442,11 +454,9 @@
 			}
 			const body = await res.json().catch(() => ({}));
 			if (!res.ok) throw new Error(body.error || 'HTTP ' + res.status);
-			msg.textContent = 'replayed to ' + body.replayed + (body.replayed === 1 ? ' destination' : ' destinations');
-			msg.className = 'msg ok';
+			say('replayed to ' + body.replayed + (body.replayed === 1 ? ' destination' : ' destinations'), 'msg ok');
 		} catch (err) {
-			msg.textContent = 'replay failed: ' + err.message;
-			msg.className = 'msg bad';
+			say('replay failed: ' + err.message, 'msg bad');
 		} finally {
 			btn.disabled = false;
 		}
