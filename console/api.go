@@ -239,4 +239,7 @@ func (j Journal) Rejected(_ context.Context, route string, limit int) ([]events.
 	return j.Rejects.List(route, limit), nil
 }
 
-var _ Source = Journal{}
+var (
+	_ Source       = Journal{}
+	_ http.Handler = (*Console)(nil)
+)

@@ -8,8 +8,8 @@
 // Feed of Messages (id, event name, data) with heartbeats, flushes and write
 // deadlines; ServeSSE is Serve over a Hub subscription, and Pages is a Feed
 // over a store read in order (the delivery stream, which resumes from the
-// journal). RejectedLog keeps the last rejected requests per route for
-// diagnosis.
+// journal), with Delivery its payload and Authorized its token check.
+// RejectedLog keeps the last rejected requests per route for diagnosis.
 //
 // Events carry ids, names, statuses and timings: never a header, a body, a
 // query string, a secret, a signature or a token. FromRequest is the one

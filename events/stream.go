@@ -2,8 +2,10 @@ package events
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/base64"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -137,3 +139,27 @@ func (d Delivery) Bytes() ([]byte, error) {
 	}
 	return []byte(d.Body), nil
 }
+
+// Authorized reports whether r carries one of tokens: as
+// "Authorization: Bearer <token>", or, with allowQuery, as ?token= (for
+// EventSource in browsers, which cannot set headers; query strings end up
+// in logs, hence off by default). Every token is compared in constant
+// time. No token configured authorizes nothing.
+func Authorized(r *http.Request, tokens []string, allowQuery bool) bool {
+	given, ok := "", false
+	if auth := r.Header.Get("Authorization"); len(auth) > 7 && strings.EqualFold(auth[:7], "Bearer ") {
+		given, ok = strings.TrimSpace(auth[7:]), true
+	} else if allowQuery {
+		given = r.URL.Query().Get("token")
+		ok = given != ""
+	}
+	match := 0
+	for _, t := range tokens {
+		if t != "" {
+			match |= subtle.ConstantTimeCompare([]byte(given), []byte(t))
+		}
+	}
+	return ok && match == 1
+}
+
+var _ Feed = (*Pages)(nil)

@@ -125,3 +125,33 @@ func TestDelivery(t *testing.T) {
 		t.Errorf("binary body back as %q %v (%s)", b, err, raw)
 	}
 }
+
+func TestAuthorized(t *testing.T) {
+	tokens := []string{"old-token", "new-token"}
+	for _, tc := range []struct {
+		auth, query string
+		allowQuery  bool
+		want        bool
+	}{
+		{"Bearer new-token", "", false, true},
+		{"bearer old-token", "", false, true},
+		{"Bearer other", "", false, false},
+		{"Basic new-token", "", false, false},
+		{"Bearer ", "", false, false},
+		{"", "new-token", false, false},
+		{"", "new-token", true, true},
+		{"", "", true, false},
+		{"Bearer wrong", "new-token", true, false}, // a header given is the one judged
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/_stream/dev?token="+tc.query, nil)
+		if tc.auth != "" {
+			r.Header.Set("Authorization", tc.auth)
+		}
+		if got := Authorized(r, tokens, tc.allowQuery); got != tc.want {
+			t.Errorf("%q %q (query allowed %v): %v", tc.auth, tc.query, tc.allowQuery, got)
+		}
+	}
+	if Authorized(httptest.NewRequest(http.MethodGet, "/?token=", nil), []string{""}, true) {
+		t.Error("an empty token configured authorizes an empty one")
+	}
+}
