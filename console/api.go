@@ -13,14 +13,12 @@ import (
 	"github.com/webhookverify/caddy-webhook-verify/redact"
 )
 
-// Delivery is a journaled delivery as the console's API shows it.
+// Delivery is a journaled delivery as the console's API shows it: the
+// journal's fields (its header redacted and its query's secret-looking
+// values hidden, in the detail only; never its body) and a summary of its
+// targets.
 type Delivery struct {
-	ID         string    `json:"id"`
-	Route      string    `json:"route"`
-	Provider   string    `json:"provider,omitempty"`
-	Event      string    `json:"event,omitempty"`
-	ProviderID string    `json:"provider_id,omitempty"`
-	Received   time.Time `json:"received"`
+	journal.Delivery
 	// State sums up the targets: dead when any is, else pending when any
 	// is, else delivered.
 	State journal.State `json:"state"`
@@ -32,23 +30,16 @@ type Delivery struct {
 	Updated time.Time `json:"updated"`
 	// Replayable is true when a target is finished (delivered or dead).
 	Replayable bool `json:"replayable"`
-	// Method, Path (secret-looking query values hidden), Header
-	// (redacted) and Size are in the detail only.
-	Method string      `json:"method,omitempty"`
-	Path   string      `json:"path,omitempty"`
-	Header http.Header `json:"header,omitempty"`
-	Size   int         `json:"size,omitempty"`
-	// Targets are the destinations; their History only in the detail.
-	Targets []journal.Target `json:"targets"`
+	// Size is the body's length, in the detail only.
+	Size int `json:"size,omitempty"`
 }
 
-// view makes the API's view of d; detail adds the request and the
-// attempts.
+// view makes the API's view of d; detail keeps the header and each
+// target's attempts.
 func (c *Console) view(d *journal.Delivery, detail bool) Delivery {
-	v := Delivery{
-		ID: d.ID, Route: d.Route, Provider: d.Provider, Event: d.Event, ProviderID: d.ProviderID,
-		Received: d.Received, State: journal.Delivered, Targets: make([]journal.Target, len(d.Targets)),
-	}
+	v := Delivery{Delivery: *d, State: journal.Delivered}
+	v.Body, v.Path, v.Header = nil, redactQuery(d.Path), nil
+	v.Targets = make([]journal.Target, len(d.Targets))
 	pending, dead := false, false
 	for i, t := range d.Targets {
 		v.Attempts += t.Attempts
@@ -79,7 +70,7 @@ func (c *Console) view(d *journal.Delivery, detail bool) Delivery {
 		v.State = journal.Pending
 	}
 	if detail {
-		v.Method, v.Path, v.Size = d.Method, redactQuery(d.Path), len(d.Body)
+		v.Size = len(d.Body)
 		v.Header = redact.Header(d.Header, c.o.Redact...)
 	}
 	return v

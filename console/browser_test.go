@@ -193,6 +193,22 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("no confirmation of the replay: %v", err)
 	}
 
+	// the stream drops; what is published meanwhile arrives once the page
+	// has reconnected with its Last-Event-ID
+	timeline := chromedp.Evaluate[int](`document.querySelectorAll('#detail table.timeline tr').length`)
+	before, err := run(ctx, timeline)
+	if err != nil || before < 4 {
+		t.Fatalf("the dead one's timeline has %d events (%v)", before, err)
+	}
+	f.srv.CloseClientConnections()
+	f.hub.Publish(events.Event{Type: events.TypeForwarded, Route: "github", Provider: "github", EventType: "ping", RequestID: "req-after-drop", Status: 204})
+	if err := within(ctx, step, chromedp.WaitVisible(row("r:req-after-drop", "forwarded"))); err != nil {
+		t.Errorf("an event published while the stream was down never showed: %v", err)
+	}
+	if after, err := run(ctx, timeline); err != nil || after != before {
+		t.Errorf("the open delivery's timeline went from %d to %d events (%v): repeated after the reconnection", before, after, err)
+	}
+
 	// a narrow window: the table still fits, without a horizontal scroll
 	if err := within(ctx, step, chromedp.EmulateViewport(380, 700), chromedp.Click(chromedp.CSS(`#d-close`))); err != nil {
 		t.Fatal(err)
