@@ -90,10 +90,10 @@ func row(key, outcome string) chromedp.CSS {
 // each appear within 2 seconds with their outcome; the detail panel shows
 // the dead one's attempts; Replay delivers it.
 func TestBrowser(t *testing.T) {
-	f := newFixture(t, Options{Title: "Webhooks"})
+	f := newFixture(t, Options{Title: "Webhooks", Base: "/webhooks/"})
 	ctx := browser(t)
 	if err := within(ctx, step,
-		chromedp.Navigate(f.srv.URL+"/"),
+		chromedp.Navigate(f.srv.URL+"/webhooks"), // redirected to /webhooks/
 		chromedp.WaitVisible(chromedp.CSS(`#conn[data-state="live"]`)),
 	); err != nil {
 		t.Fatalf("opening the console: %v", err)

@@ -142,12 +142,15 @@ func (c *Console) render() error {
 			failures = append(failures, t)
 		}
 	}
-	cfg, err := json.Marshal(map[string]any{"base": c.base, "types": events.Types, "failures": failures})
+	// the page's URLs are relative to it (it is always served at the base,
+	// with its slash), so a route that strips a prefix before the console
+	// (handle_path) does not break them
+	cfg, err := json.Marshal(map[string]any{"base": "", "types": events.Types, "failures": failures})
 	if err != nil {
 		return err
 	}
 	var b strings.Builder
-	err = tmpl.Execute(&b, map[string]any{"Title": c.o.Title, "Base": c.base, "Token": c.token, "Config": string(cfg)})
+	err = tmpl.Execute(&b, map[string]any{"Title": c.o.Title, "Token": c.token, "Config": string(cfg)})
 	c.page = []byte(b.String())
 	return err
 }
