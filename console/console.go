@@ -157,8 +157,8 @@ func (c *Console) render() error {
 
 // ServeHTTP routes the console's requests.
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !c.allowed(r) {
-		http.Error(w, "the webhook console answers local clients only; put it behind authentication and set allow_remote to reach it from elsewhere", http.StatusForbidden)
+	if msg := c.refusal(r); msg != "" {
+		http.Error(w, msg, http.StatusForbidden)
 		return
 	}
 	if r.URL.Path+"/" == c.base {
@@ -214,14 +214,20 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// allowed says whether the console may answer r: any client with
-// AllowRemote, else a loopback client that asked for a loopback host.
-func (c *Console) allowed(r *http.Request) bool {
+// refusal says why the console may not answer r, or "" when it may: any
+// client with AllowRemote, else a loopback client that asked for a
+// loopback host.
+func (c *Console) refusal(r *http.Request) string {
 	if c.o.AllowRemote {
-		return true
+		return ""
 	}
-	ip := net.ParseIP(c.o.ClientIP(r))
-	return ip != nil && ip.IsLoopback() && loopbackHost(r.Host)
+	if ip := net.ParseIP(c.o.ClientIP(r)); ip == nil || !ip.IsLoopback() {
+		return "the webhook console answers clients on this machine only: reach it through an SSH tunnel, or put it behind authentication and set allow_remote"
+	}
+	if !loopbackHost(r.Host) {
+		return "the webhook console answers requests for localhost only (this one asked for " + strconv.Quote(r.Host) + "): open it as http://localhost:<port>/, or put it behind authentication and set allow_remote"
+	}
+	return ""
 }
 
 // remoteIP is the host part of the connection's remote address.
