@@ -15,7 +15,9 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/webhookverify/caddy-webhook-verify/events"
 	"github.com/webhookverify/caddy-webhook-verify/journal"
+	"github.com/webhookverify/caddy-webhook-verify/redact"
 	"github.com/webhookverify/caddy-webhook-verify/verify"
 )
 
@@ -33,6 +35,7 @@ func init() {
 //	POST /webhook/destinations/<name>/pause
 //	POST /webhook/destinations/<name>/resume
 //	GET  /webhook/destinations
+//	GET  /webhook/events (text/event-stream; Last-Event-ID, ?route=, ?type=)
 //	GET  /webhook/rejected?route=
 //	POST /webhook/rejected/<id>/reverify
 //
@@ -58,7 +61,7 @@ func apiError(status int, format string, args ...any) error {
 
 func (a adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/webhook/"), "/"), "/")
-	app, err := activeApp(parts[0] != "rejected")
+	app, err := activeApp(parts[0] != "rejected" && parts[0] != "events")
 	if err != nil {
 		return err
 	}
@@ -78,11 +81,13 @@ func (a adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 		return app.apiDestinations(w, r)
 	case route(http.MethodPost, 3, "destinations") && (parts[2] == "pause" || parts[2] == "resume"):
 		return app.apiPause(w, r, parts[1], parts[2] == "pause")
+	case route(http.MethodGet, 1, "events"):
+		return events.ServeSSE(w, r, app.hub, events.SSEOptions{})
 	case route(http.MethodGet, 1, "rejected"):
-		return writeJSON(w, map[string]any{"rejected": app.rejectedList(r.URL.Query().Get("route"))})
+		return writeJSON(w, map[string]any{"rejected": app.rejected.List(r.URL.Query().Get("route"), 0)})
 	case route(http.MethodPost, 3, "rejected") && parts[2] == "reverify":
 		return app.apiReverify(w, parts[1])
-	case len(parts) > 0 && (parts[0] == "deliveries" || parts[0] == "replay" || parts[0] == "destinations" || parts[0] == "rejected"):
+	case len(parts) > 0 && (parts[0] == "deliveries" || parts[0] == "replay" || parts[0] == "destinations" || parts[0] == "rejected" || parts[0] == "events"):
 		return apiError(http.StatusMethodNotAllowed, "%s not allowed on %s", r.Method, r.URL.Path)
 	}
 	return apiError(http.StatusNotFound, "no such endpoint: %s", r.URL.Path)
@@ -134,7 +139,7 @@ type deliveryView struct {
 
 func viewOf(d *journal.Delivery, withBody bool) deliveryView {
 	c := *d
-	c.Header = RedactHeader(d.Header)
+	c.Header = redact.Header(d.Header)
 	v := deliveryView{Delivery: &c}
 	if withBody && d.Body != nil {
 		if utf8.Valid(d.Body) {
@@ -261,22 +266,10 @@ func (a *App) apiPause(w http.ResponseWriter, r *http.Request, name string, paus
 
 var _ caddy.AdminRouter = adminAPI{}
 
-// rejectedList is the kept rejections, newest first (never nil).
-func (a *App) rejectedList(route string) []*Rejected {
-	out := []*Rejected{}
-	if a.rejected != nil {
-		out = append(out, a.rejected.list(route)...)
-	}
-	return out
-}
-
 func (a *App) apiReverify(w http.ResponseWriter, id string) error {
-	var r *Rejected
-	if a.rejected != nil {
-		r = a.rejected.get(id)
-	}
-	if r == nil {
-		return apiError(http.StatusNotFound, "no rejected request %q (only the last %d per route are kept)", id, rejectedPerRoute)
+	r, ok := a.rejected.Get(id)
+	if !ok {
+		return apiError(http.StatusNotFound, "no rejected request %q (only the last %d per route are kept)", id, events.DefaultRejectedPerRoute)
 	}
 	d, deliveryID, err := a.reverify(r)
 	switch {

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/webhookverify/caddy-webhook-verify/budget"
+	"github.com/webhookverify/caddy-webhook-verify/events"
 	"github.com/webhookverify/caddy-webhook-verify/redisstore"
 )
 
@@ -76,7 +77,8 @@ type App struct {
 	redisKey string
 	failOpen bool // dedupe and rate limits pass when Redis fails
 
-	rejected   *rejectedLog // kept for diagnosis, across reloads
+	hub        *events.Hub         // every decision, live; kept across reloads
+	rejected   *events.RejectedLog // kept for diagnosis, across reloads
 	handlersMu *sync.Mutex
 	handlers   map[string]*Handler // by route name, for reverify
 }
@@ -98,6 +100,20 @@ func (App) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
+// observed holds the live event hub and the rejected requests, so a
+// reload keeps a console's stream resumable and the rejections visible.
+var observed = caddy.NewUsagePool()
+
+type observedState struct {
+	hub      *events.Hub
+	rejected *events.RejectedLog
+}
+
+func (s observedState) Destruct() error {
+	s.hub.Close()
+	return nil
+}
+
 // budgets holds the body budget by size, so a reload that keeps the size
 // keeps the budget (and the bytes in flight count against the same one).
 var budgets = caddy.NewUsagePool()
@@ -111,13 +127,16 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx, a.logger = ctx, ctx.Logger()
 	a.q = &queue{}
 	a.handlersMu = new(sync.Mutex)
-	val, _, err := rejectedLogs.LoadOrNew("rejected", func() (caddy.Destructor, error) {
-		return &rejectedLog{routes: map[string]*rejectedRing{}}, nil
+	val, _, err := observed.LoadOrNew("observed", func() (caddy.Destructor, error) {
+		return observedState{
+			hub:      events.NewHub(events.HubOptions{}),
+			rejected: events.NewRejectedLog(events.RejectedOptions{KeepBodies: true}),
+		}, nil
 	})
 	if err != nil {
 		return err
 	}
-	a.rejected = val.(*rejectedLog)
+	a.hub, a.rejected = val.(observedState).hub, val.(observedState).rejected
 	if a.BodyBudget < 0 || a.BodyWait < 0 {
 		return fmt.Errorf("webhook: body_budget and body_wait must not be negative")
 	}
@@ -179,9 +198,9 @@ func (a *App) Stop() error { return a.stopQueue() }
 // Cleanup lets go of the body budget and the journal.
 func (a *App) Cleanup() error {
 	var err error
-	if a.rejected != nil {
-		_, err = rejectedLogs.Delete("rejected")
-		a.rejected = nil
+	if a.hub != nil {
+		_, err = observed.Delete("observed")
+		a.hub, a.rejected = nil, nil
 	}
 	if a.budgetZone != "" {
 		_, berr := budgets.Delete(a.budgetZone)

@@ -57,6 +57,8 @@ type delivery struct {
 	// destinations want it.
 	journalID    string
 	destinations int
+
+	reqID string // see requestID
 }
 
 // The error texts a sender can see (through handle_errors' {err.message}):
@@ -410,9 +412,12 @@ func (d *delivery) clientIP() string {
 	return ip
 }
 
+// requestID is Caddy's id for the request (made on first use).
 func (d *delivery) requestID() string {
-	id, _ := d.repl.GetString("http.request.uuid")
-	return id
+	if d.reqID == "" {
+		d.reqID, _ = d.repl.GetString("http.request.uuid")
+	}
+	return d.reqID
 }
 
 func errDetail(err error) string {

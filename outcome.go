@@ -2,10 +2,12 @@ package webhookverify
 
 import (
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/webhookverify/caddy-webhook-verify/events"
 	"github.com/webhookverify/caddy-webhook-verify/verify"
 )
 
@@ -65,6 +67,8 @@ type outcomeInfo struct {
 	message, shadowMessage string
 	// fields are what the line says beyond the fields every line has.
 	fields fieldSet
+	// event is the live event stream's type for the outcome ("" for none).
+	event string
 }
 
 // fieldSet is what a kind of log line says beyond the common fields, and
@@ -76,51 +80,51 @@ type fieldSet struct {
 
 var outcomes = [numOutcomes]outcomeInfo{
 	outMethodNotAllowed: {name: "method_not_allowed", counted: true, help: "a method the provider never uses (405)",
-		level: zapcore.InfoLevel, message: "method not allowed for webhook deliveries", fields: methodFields},
+		level: zapcore.InfoLevel, message: "method not allowed for webhook deliveries", fields: methodFields, event: events.TypeMethodNotAllowed},
 	outTooLarge: {name: "too_large", counted: true, help: "a body over max_body (413)",
-		level: zapcore.InfoLevel, message: "webhook body too large", fields: bodyFields},
+		level: zapcore.InfoLevel, message: "webhook body too large", fields: bodyFields, event: events.TypeTooLarge},
 	outBodyTimeout: {name: "body_timeout", counted: true, help: "a body slower than body_timeout (408)",
-		level: zapcore.InfoLevel, message: "webhook body not received in time", fields: bodyFields},
+		level: zapcore.InfoLevel, message: "webhook body not received in time", fields: bodyFields, event: events.TypeBodyTimeout},
 	outBodyUnreadable: {name: "body_unreadable", counted: true, help: "a body that broke off or did not match its length (400)",
-		level: zapcore.InfoLevel, message: "webhook body could not be read", fields: errorFields},
+		level: zapcore.InfoLevel, message: "webhook body could not be read", fields: errorFields, event: events.TypeBodyUnreadable},
 	outBusy: {name: "busy", counted: true, help: "the body budget was full (503)",
-		level: zapcore.WarnLevel, message: "body budget full, delivery turned away", fields: budgetFields},
+		level: zapcore.WarnLevel, message: "body budget full, delivery turned away", fields: budgetFields, event: events.TypeBusy},
 	outHandshake: {name: "handshake", counted: true, help: "a provider's set-up request answered by the gateway",
-		level: zapcore.InfoLevel, message: "answered provider handshake"},
+		level: zapcore.InfoLevel, message: "answered provider handshake", event: events.TypeHandshake},
 	outHandshakeRefused: {name: "handshake_refused", counted: true, help: "a set-up request that could not be answered (401)",
-		level: zapcore.InfoLevel, message: "provider handshake refused", fields: errorFields},
+		level: zapcore.InfoLevel, message: "provider handshake refused", fields: errorFields, event: events.TypeHandshakeRefused},
 	outMissingSignature: {name: "missing_signature", counted: true, help: "no signature (401)",
-		level: zapcore.InfoLevel, message: "webhook rejected", shadowMessage: "webhook failed verification, passed on (enforce off)", fields: rejectFields},
+		level: zapcore.InfoLevel, message: "webhook rejected", shadowMessage: "webhook failed verification, passed on (enforce off)", fields: rejectFields, event: events.TypeRejected},
 	outBadSignature: {name: "bad_signature", counted: true, help: "a malformed or wrong signature (401)",
-		level: zapcore.InfoLevel, message: "webhook rejected", shadowMessage: "webhook failed verification, passed on (enforce off)", fields: rejectFields},
+		level: zapcore.InfoLevel, message: "webhook rejected", shadowMessage: "webhook failed verification, passed on (enforce off)", fields: rejectFields, event: events.TypeRejected},
 	outStale: {name: "stale", counted: true, help: "a timestamp outside tolerance (401)",
-		level: zapcore.InfoLevel, message: "webhook rejected", shadowMessage: "webhook failed verification, passed on (enforce off)", fields: rejectFields},
+		level: zapcore.InfoLevel, message: "webhook rejected", shadowMessage: "webhook failed verification, passed on (enforce off)", fields: rejectFields, event: events.TypeRejected},
 	outVerified: {name: "verified", counted: true, help: "a valid signature",
-		level: logNone},
+		level: logNone, event: events.TypeVerified},
 	outDuplicate: {name: "duplicate", counted: true, help: "a redelivery answered without the app",
-		level: zapcore.InfoLevel, message: "duplicate delivery answered without the app", fields: statusFields},
+		level: zapcore.InfoLevel, message: "duplicate delivery answered without the app", fields: statusFields, event: events.TypeDuplicate},
 	outInFlight: {name: "in_flight", counted: true, help: "a copy of a delivery in flight (409)",
-		level: zapcore.InfoLevel, message: "copy of a delivery in flight turned away", fields: retryAfterFields},
+		level: zapcore.InfoLevel, message: "copy of a delivery in flight turned away", fields: retryAfterFields, event: events.TypeInFlight},
 	outStoreFailed: {name: "store_failed", counted: true, help: "the dedupe or rate-limit store failed (503)",
-		level: zapcore.WarnLevel, message: "store failed, delivery turned away", fields: errorFields},
+		level: zapcore.WarnLevel, message: "store failed, delivery turned away", fields: errorFields, event: events.TypeStoreFailed},
 	outStoreBypassed: {name: "store_bypassed", counted: true, help: "the shared store failed and on_error open let the delivery through",
-		level: zapcore.WarnLevel, message: "store failed, delivery let through (on_error open)", fields: errorFields},
+		level: zapcore.WarnLevel, message: "store failed, delivery let through (on_error open)", fields: errorFields, event: events.TypeStoreFailed},
 	outRateLimited: {name: "rate_limited", counted: true, help: "over the rate limit (429)",
-		level: zapcore.InfoLevel, message: "delivery rate limited", fields: rateLimitFields},
+		level: zapcore.InfoLevel, message: "delivery rate limited", fields: rateLimitFields, event: events.TypeRateLimited},
 	outSenderGone: {name: "sender_gone", counted: true, help: "the sender hung up before the app was reached (499)",
-		level: zapcore.DebugLevel, message: "sender hung up while the delivery waited"},
+		level: zapcore.DebugLevel, message: "sender hung up while the delivery waited", event: events.TypeSenderGone},
 	outRetrying: {name: "retry", help: "",
-		level: zapcore.InfoLevel, message: "retrying delivery", fields: retryFields},
+		level: zapcore.InfoLevel, message: "retrying delivery", fields: retryFields, event: events.TypeRetrying},
 	outForwarded: {name: "forwarded", counted: true, help: "handed to the app, which took it",
-		level: zapcore.DebugLevel, message: "delivery forwarded", fields: forwardFields},
+		level: zapcore.DebugLevel, message: "delivery forwarded", fields: forwardFields, event: events.TypeForwarded},
 	outUpstreamFailed: {name: "upstream_failed", counted: true, help: "handed to the app, which failed it or could not be reached",
-		level: zapcore.WarnLevel, message: "delivery failed", fields: forwardFields},
+		level: zapcore.WarnLevel, message: "delivery failed", fields: forwardFields, event: events.TypeUpstreamFailed},
 	outAccepted: {name: "accepted", counted: true, help: "journaled for durable delivery and acknowledged",
-		level: zapcore.DebugLevel, message: "delivery accepted", fields: acceptFields},
+		level: zapcore.DebugLevel, message: "delivery accepted", fields: acceptFields, event: events.TypeAccepted},
 	outUnrouted: {name: "unrouted", counted: true, help: "acknowledged, but no destination wants its event",
-		level: zapcore.InfoLevel, message: "no destination wants the event; acknowledged and dropped"},
+		level: zapcore.InfoLevel, message: "no destination wants the event; acknowledged and dropped", event: events.TypeAccepted},
 	outJournalFailed: {name: "journal_failed", counted: true, help: "the journal could not be written (503)",
-		level: zapcore.ErrorLevel, message: "journal write failed, delivery turned away", fields: errorFields},
+		level: zapcore.ErrorLevel, message: "journal write failed, delivery turned away", fields: errorFields, event: events.TypeStoreFailed},
 	outCommitFailed: {name: "commit_failed", help: "",
 		level: zapcore.WarnLevel, message: "dedupe commit failed; a redelivery may reach the app", fields: errorFields},
 	outReleaseFailed: {name: "release_failed", help: "",
@@ -150,6 +154,9 @@ func (d *delivery) record(o outcome) {
 	info := &outcomes[o]
 	if info.counted {
 		d.h.metrics.results[o].Inc()
+	}
+	if info.event != "" && d.h.app != nil && d.h.app.hub != nil {
+		d.publish(info.event)
 	}
 	if info.level == logNone {
 		return
@@ -245,4 +252,24 @@ func truncate(s string) string {
 		return s[:maxLoggedID] + "..."
 	}
 	return s
+}
+
+// publish puts the outcome on the live event stream: ids, names,
+// statuses and timings, never a header or a body.
+func (d *delivery) publish(typ string) {
+	e := events.FromRequest(typ, d.r)
+	e.Route, e.Provider, e.EventType = d.h.Name, d.h.preset.Name, truncate(d.Event)
+	e.ProviderID, e.DeliveryID, e.RequestID = truncate(d.ID), d.journalID, d.requestID()
+	e.ClientIP = d.clientIP()
+	e.Status, e.Attempt, e.Duration, e.Targets = d.status, d.attempt, d.forwardTime, d.destinations
+	if typ == events.TypeRejected || typ == events.TypeHandshakeRefused {
+		e.Reason, e.Detail = string(verify.ReasonOf(d.verifyErr)), errDetail(d.verifyErr)
+	}
+	if typ == events.TypeRetrying {
+		e.NextAttempt = time.Now().Add(d.retryAfter)
+	}
+	if d.err != nil {
+		e.Error = truncate(d.err.Error())
+	}
+	d.h.app.hub.Publish(e)
 }

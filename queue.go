@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/webhookverify/caddy-webhook-verify/dispatch"
+	"github.com/webhookverify/caddy-webhook-verify/events"
 	"github.com/webhookverify/caddy-webhook-verify/journal"
 )
 
@@ -255,6 +256,7 @@ func (a *App) cleanupQueue() error {
 type queueObserver struct{ app *App }
 
 func (o *queueObserver) Attempted(info dispatch.AttemptInfo) {
+	o.app.hub.Publish(events.FromAttempt(info))
 	m := &webhookMetrics
 	m.deliverAttempts.WithLabelValues(info.Route, info.Destination, statusClass(info.Status)).Inc()
 	fields := []zap.Field{
@@ -285,6 +287,7 @@ func (o *queueObserver) Attempted(info dispatch.AttemptInfo) {
 }
 
 func (o *queueObserver) Replayed(info dispatch.ReplayInfo) {
+	o.app.hub.Publish(events.FromReplay(info))
 	o.app.logger.Info("deliveries replayed", zap.String("id", info.ID), zap.String("route", info.Route),
 		zap.String("state", string(info.State)), zap.String("destination", info.Destination), zap.Int("targets", info.Targets))
 }

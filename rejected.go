@@ -1,148 +1,42 @@
 package webhookverify
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"sync"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
-
+	"github.com/webhookverify/caddy-webhook-verify/events"
 	"github.com/webhookverify/caddy-webhook-verify/journal"
+	"github.com/webhookverify/caddy-webhook-verify/redact"
 	"github.com/webhookverify/caddy-webhook-verify/verify"
 )
 
-// Bounds of the rejected requests kept per route for diagnosis.
-const (
-	rejectedPerRoute   = 100
-	rejectedRouteBytes = 4 << 20   // headers and bodies, per route
-	rejectedMaxBody    = 256 << 10 // a longer body is not kept
-)
+// rejectedMaxBody bounds a kept rejected body; a longer one is not kept.
+const rejectedMaxBody = 256 << 10
 
-// Rejected is a request that failed verification, kept so that "wrong
-// secret" is seen in seconds. Header is redacted; the original headers
-// stay inside, for reverify.
-type Rejected struct {
-	ID         string      `json:"id"`
-	Time       time.Time   `json:"time"`
-	Route      string      `json:"route"`
-	Provider   string      `json:"provider"`
-	Reason     string      `json:"reason"`
-	Detail     string      `json:"detail,omitempty"`
-	DeliveryID string      `json:"delivery_id,omitempty"`
-	Event      string      `json:"event,omitempty"`
-	Method     string      `json:"method"`
-	Path       string      `json:"path"`
-	ClientIP   string      `json:"client_ip,omitempty"`
-	Header     http.Header `json:"header"`
-	BodySize   int         `json:"body_size"`
-	BodyKept   bool        `json:"body_kept"`
-
-	header http.Header
-	body   []byte
-	url    string // the public URL, for schemes that sign it
-}
-
-func (r *Rejected) size() int {
-	n := len(r.body) + len(r.Path) + len(r.Detail)
-	for k, vs := range r.header {
-		n += len(k)
-		for _, v := range vs {
-			n += len(v)
-		}
-	}
-	return 2*n + 256 // the redacted copy and the fields
-}
-
-// rejectedLog keeps the last rejected requests of each route, bounded in
-// number and bytes. It lives in a pool so a reload keeps it.
-type rejectedLog struct {
-	mu     sync.Mutex
-	routes map[string]*rejectedRing
-}
-
-type rejectedRing struct {
-	items []*Rejected // oldest first
-	bytes int
-}
-
-func (*rejectedLog) Destruct() error { return nil }
-
-var rejectedLogs = caddy.NewUsagePool()
-
-func (l *rejectedLog) add(r *Rejected) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	ring := l.routes[r.Route]
-	if ring == nil {
-		ring = &rejectedRing{}
-		l.routes[r.Route] = ring
-	}
-	ring.items = append(ring.items, r)
-	ring.bytes += r.size()
-	for len(ring.items) > rejectedPerRoute || (ring.bytes > rejectedRouteBytes && len(ring.items) > 1) {
-		ring.bytes -= ring.items[0].size()
-		ring.items[0] = nil
-		ring.items = ring.items[1:]
-	}
-}
-
-// list is the kept rejections of route ("" for all), newest first.
-func (l *rejectedLog) list(route string) []*Rejected {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []*Rejected
-	for name, ring := range l.routes {
-		if route != "" && name != route {
-			continue
-		}
-		out = append(out, ring.items...)
-	}
-	// newest first; ids sort by time
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j].ID > out[j-1].ID; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
-}
-
-func (l *rejectedLog) get(id string) *Rejected {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, ring := range l.routes {
-		for _, r := range ring.items {
-			if r.ID == id {
-				return r
-			}
-		}
-	}
-	return nil
-}
-
-// keepRejected records a request that failed verification (body is nil
-// when it was refused before its body was read).
+// keepRejected records a request that failed verification in the webhook
+// app's log of rejected requests (body is nil when it was refused before
+// its body was read). Only routes with keep_rejected_bodies keep the body
+// and the original headers (signatures included, for reverify); others
+// keep redacted headers only.
 func (d *delivery) keepRejected(err error, body []byte) {
-	if d.h.app == nil || d.h.app.rejected == nil {
+	app := d.h.app
+	if app == nil || app.rejected == nil {
 		return
 	}
-	now := time.Now()
-	r := &Rejected{
-		ID: "rej_" + journal.NewID(now)[len(journal.IDPrefix):], Time: now, Route: d.h.Name, Provider: d.h.preset.Name,
-		Reason: string(verify.ReasonOf(err)), Detail: errDetail(err), DeliveryID: truncate(d.ID), Event: truncate(d.Event),
+	r := events.Rejected{
+		Route: d.h.Name, Provider: d.h.preset.Name, RequestID: d.requestID(),
+		Reason: string(verify.ReasonOf(err)), Detail: errDetail(err),
 		Method: d.r.Method, Path: truncate(originalURI(d.r)), ClientIP: d.clientIP(),
-		Header: RedactHeader(d.r.Header), BodySize: len(body), header: d.r.Header.Clone(),
+		Size: int64(len(body)),
 	}
-	if d.h.signsURL {
-		r.url = d.h.publicURL(d.r, d.repl)
+	if d.h.KeepRejectedBodies && len(body) <= rejectedMaxBody {
+		r.Header, r.Body = d.r.Header, body // Add copies them
+	} else {
+		r.Header = redact.Header(d.r.Header)
 	}
-	if d.h.KeepRejectedBodies && body != nil && len(body) <= rejectedMaxBody {
-		r.body, r.BodyKept = bytes.Clone(body), true
-	}
-	d.h.app.rejected.add(r)
+	app.rejected.Add(r)
 }
 
 // reverify verifies a kept rejection again with its route's current
@@ -150,13 +44,15 @@ func (d *delivery) keepRejected(err error, body []byte) {
 // then still is), and delivers it like a fresh delivery when it passes.
 // Only durable routes can deliver without the provider: for a synchronous
 // route it reports that the provider must redeliver.
-func (a *App) reverify(r *Rejected) (verify.Delivery, string, error) {
+func (a *App) reverify(r events.Rejected) (verify.Delivery, string, error) {
 	h := a.handler(r.Route)
-	if h == nil {
+	switch {
+	case h == nil:
 		return verify.Delivery{}, "", fmt.Errorf("route %s is not configured any more", r.Route)
-	}
-	if !r.BodyKept && r.BodySize > 0 {
+	case !r.BodyKept && r.Size > 0, !h.KeepRejectedBodies:
 		return verify.Delivery{}, "", errors.New("its body was not kept (keep_rejected_bodies)")
+	case h.signsURL && h.URL == "":
+		return verify.Delivery{}, "", errors.New("its provider signs the URL, which is not kept: set the route's url")
 	}
 	cfg := h.verifyConfig
 	cfg.Now = func() time.Time { return r.Time }
@@ -164,7 +60,10 @@ func (a *App) reverify(r *Rejected) (verify.Delivery, string, error) {
 	if err != nil {
 		return verify.Delivery{}, "", err
 	}
-	req := &verify.Request{Method: r.Method, URL: r.url, Header: r.header, Body: r.body}
+	req := &verify.Request{Method: r.Method, Header: r.Header, Body: r.Body}
+	if h.signsURL {
+		req.URL = h.URL
+	}
 	dl, err := v.Verify(req)
 	if err != nil {
 		return dl, "", err
@@ -173,7 +72,7 @@ func (a *App) reverify(r *Rejected) (verify.Delivery, string, error) {
 		return dl, "", errNotDurable
 	}
 	rec := &journal.Delivery{Route: h.Name, Provider: h.preset.Name, Event: dl.Event, ProviderID: dl.ID,
-		Method: r.Method, Path: r.Path, Header: r.header, Body: r.body}
+		Method: r.Method, Path: r.Path, Header: r.Header, Body: r.Body}
 	if _, err := a.accept(context.Background(), rec); err != nil {
 		return dl, "", err
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,69 +15,17 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/webhookverify/caddy-webhook-verify/events"
+	"github.com/webhookverify/caddy-webhook-verify/internal/browsertest"
 	"github.com/webhookverify/caddy-webhook-verify/journal"
 )
 
-// chromium finds the browser: $CHROMIUM, or Debian's chromium on PATH.
-// Its absence fails the test: CI installs it (apt-get install chromium).
-func chromium(t *testing.T) string {
-	if p := os.Getenv("CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("no chromium on PATH: apt-get install -y chromium (or set CHROMIUM)")
-	return ""
-}
+var (
+	browser = browsertest.Start
+	within  = browsertest.Within
+	step    = browsertest.Step
+)
 
-// browser starts a headless Chromium and returns a context for it.
-func browser(t *testing.T) context.Context {
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium(t)),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1360, 820),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
-	// the first run starts the browser, for as long as ctx lives: no
-	// timeout on it, each step below has its own
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting %s: %v", chromium(t), err)
-	}
-	return ctx
-}
-
-// within runs steps with a deadline of d.
-func within(ctx context.Context, d time.Duration, steps ...chromedp.Action[chromedp.Void]) error {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	return chromedp.Do(ctx, steps...)
-}
-
-// step is the deadline of steps that wait for nothing in particular.
-const step = 30 * time.Second
-
-// run runs an action that returns a value, with the step deadline.
-func run[T any](ctx context.Context, a chromedp.Action[T]) (T, error) {
-	ctx, cancel := context.WithTimeout(ctx, step)
-	defer cancel()
-	return chromedp.Run(ctx, a)
-}
+func run[T any](ctx context.Context, a chromedp.Action[T]) (T, error) { return browsertest.Run(ctx, a) }
 
 // row selects the table row of a key with an outcome.
 func row(key, outcome string) chromedp.CSS {
