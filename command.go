@@ -22,7 +22,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "webhook",
-		Usage: "providers | sign | send | deliveries | replay",
+		Usage: "providers | sign | send | deliveries | replay | tail",
 		Short: "Lists webhook_verify's providers; signs and sends test deliveries; lists and replays durable ones",
 		Long: `
 Subcommands for the webhook_verify handler.
@@ -46,6 +46,10 @@ Subcommands for the webhook_verify handler.
   caddy webhook replay <id> [--destination <d>]
   caddy webhook replay --state dead [--route <r>]
       delivers a delivery again, or every dead one
+
+  caddy webhook tail [--route <r>] [--type rejected,dead] [--json]
+      follows every decision live, one line per event (colour on a
+      terminal), resuming after a reload
 
 The secret may be a placeholder such as {env.GITHUB_WEBHOOK_SECRET} or
 {file./run/secrets/github}, so that it stays out of the shell history and

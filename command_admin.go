@@ -1,11 +1,14 @@
 package webhookverify
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -14,6 +17,7 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
+	"github.com/webhookverify/caddy-webhook-verify/events"
 	"github.com/webhookverify/caddy-webhook-verify/journal"
 )
 
@@ -47,6 +51,7 @@ func adminCommands(cmd *cobra.Command) {
 	f.String("route", "", "with --state: only this route")
 	addAdminFlags(replay)
 	cmd.AddCommand(replay)
+	cmd.AddCommand(tailCommand())
 }
 
 func addAdminFlags(c *cobra.Command) {
@@ -153,4 +158,159 @@ func runReplay(cmd *cobra.Command, args []string) error {
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "replayed %d destination(s)\n", out.Replayed)
 	return nil
+}
+
+// tailCommand follows the admin endpoint's event stream.
+func tailCommand() *cobra.Command {
+	tail := &cobra.Command{
+		Use:   "tail",
+		Short: "Follows every webhook decision live (the admin endpoint's event stream), one line per event",
+		Args:  cobra.NoArgs,
+		RunE:  runTail,
+	}
+	f := tail.Flags()
+	f.Bool("json", false, "print each event as JSON")
+	f.String("route", "", "only these routes (comma-separated)")
+	f.String("type", "", "only these event types (comma-separated), e.g. rejected,dead")
+	f.Bool("color", isTerminal(), "colour failures red and successes green")
+	f.Int("count", 0, "exit after this many events (0: follow until interrupted)")
+	addAdminFlags(tail)
+	return tail
+}
+
+func runTail(cmd *cobra.Command, _ []string) error {
+	flags := cmd.Flags()
+	q := url.Values{}
+	for _, name := range []string{"route", "type"} {
+		if v, _ := flags.GetString(name); v != "" {
+			q.Set(name, v)
+		}
+	}
+	address, _ := flags.GetString("address")
+	config, _ := flags.GetString("config")
+	adapter, _ := flags.GetString("adapter")
+	addr, err := caddycmd.DetermineAdminAPIAddress(address, nil, config, adapter)
+	if err != nil {
+		return err
+	}
+	asJSON, _ := flags.GetBool("json")
+	color, _ := flags.GetBool("color")
+	count, _ := flags.GetInt("count")
+	out := cmd.OutOrStdout()
+	lastID, seen := "", 0
+	for {
+		uri := "/webhook/events?" + q.Encode()
+		header := http.Header{"Accept": {"text/event-stream"}}
+		if lastID != "" {
+			header.Set("Last-Event-ID", lastID)
+		}
+		resp, err := caddycmd.AdminAPIRequest(addr, http.MethodGet, uri, header, nil)
+		if err != nil {
+			return fmt.Errorf("admin endpoint %s: %w", addr, err)
+		}
+		done := errors.New("done")
+		err = readEvents(resp.Body, func(id, data string) error {
+			lastID = id
+			var e events.Event
+			if json.Unmarshal([]byte(data), &e) != nil || e.Type == "" {
+				return nil // a reset or a heartbeat's kin
+			}
+			if asJSON {
+				fmt.Fprintln(out, data)
+			} else {
+				fmt.Fprintln(out, eventLine(e, color))
+			}
+			if seen++; count > 0 && seen >= count {
+				return done
+			}
+			return nil
+		})
+		resp.Body.Close()
+		if errors.Is(err, done) {
+			return nil
+		}
+		// the stream ended (Caddy reloaded or restarted): resume
+		time.Sleep(time.Second)
+	}
+}
+
+// readEvents reads a text/event-stream, calling fn for every event until
+// fn returns an error.
+func readEvents(r io.Reader, fn func(id, data string) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	var id string
+	var data []string
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			if len(data) > 0 {
+				if err := fn(id, strings.Join(data, "\n")); err != nil {
+					return err
+				}
+			}
+			data = data[:0]
+		case strings.HasPrefix(line, "id:"):
+			id = strings.TrimSpace(line[3:])
+		case strings.HasPrefix(line, "data:"):
+			data = append(data, strings.TrimPrefix(line[5:], " "))
+		}
+	}
+	return sc.Err()
+}
+
+// eventLine is one readable line about an event.
+func eventLine(e events.Event, color bool) string {
+	parts := []string{e.Time.Local().Format(time.TimeOnly), e.Type}
+	add := func(k, v string) {
+		if v != "" {
+			parts = append(parts, k+"="+v)
+		}
+	}
+	add("route", e.Route)
+	add("provider", e.Provider)
+	add("event", e.EventType)
+	add("id", firstOf(e.DeliveryID, e.ProviderID))
+	add("reason", e.Reason)
+	add("destination", e.Destination)
+	if e.Status != 0 {
+		add("status", strconv.Itoa(e.Status))
+	}
+	if e.Attempt != 0 {
+		add("attempt", strconv.Itoa(e.Attempt))
+	}
+	if e.Duration != 0 {
+		add("took", e.Duration.Round(time.Millisecond).String())
+	}
+	add("error", e.Error)
+	if !e.NextAttempt.IsZero() {
+		add("next", e.NextAttempt.Local().Format(time.TimeOnly))
+	}
+	line := strings.Join(parts, "  ")
+	if !color {
+		return line
+	}
+	switch {
+	case events.Failure(e.Type):
+		return "\x1b[31m" + line + "\x1b[0m"
+	case e.Type == events.TypeDelivered || e.Type == events.TypeForwarded || e.Type == events.TypeAccepted:
+		return "\x1b[32m" + line + "\x1b[0m"
+	}
+	return line
+}
+
+func firstOf(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// isTerminal reports whether stdout is a terminal (for colour).
+func isTerminal() bool {
+	fi, err := os.Stdout.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

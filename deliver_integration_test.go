@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/webhookverify/caddy-webhook-verify/events"
@@ -435,5 +436,60 @@ func TestRejectedKeptAndReverified(t *testing.T) {
 	}
 	if status := admin(t, "POST", "/webhook/rejected/rej_nope/reverify", nil); status != 404 {
 		t.Fatalf("unknown rejection: %d", status)
+	}
+}
+
+// caddy webhook tail follows the live stream: the decisions about signed
+// and forged deliveries arrive as readable lines (and as JSON), and no
+// event carries a secret or a signature (the stream is searched for them).
+func TestTailAndNoSecretsInEvents(t *testing.T) {
+	t.Setenv("WV_GH", ghSecret)
+	t.Setenv("WV_GL", "gitlab-token-XYZZY")
+	app := newUpstream(t)
+	startCaddyWith(t, app, journalGlobal(t), `
+	:9080 {
+		webhook_verify /github github {
+			secret {env.WV_GH}
+		}
+		webhook_verify /gitlab gitlab {
+			secret {env.WV_GL}
+		}
+		reverse_proxy {upstream}
+	}`)
+	address := "--address=" + strings.TrimPrefix(adminURL, "http://")
+	type result struct {
+		out string
+		err error
+	}
+	lines, raw := make(chan result, 1), make(chan result, 1)
+	go func() {
+		out, _, err := runWebhook(t, "", "tail", "--count", "4", "--color=false", address)
+		lines <- result{out, err}
+	}()
+	go func() {
+		out, _, err := runWebhook(t, "", "tail", "--count", "4", "--json", address)
+		raw <- result{out, err}
+	}()
+	// the tails must be listening before the events happen: wait for
+	// their subscriptions
+	waitFor(t, "two subscribers", 5*time.Second, func() bool {
+		v, _ := caddy.ActiveContext().AppIfConfigured("webhook")
+		return v != nil && v.(*App).hub.Subscribers() >= 2
+	})
+	post(t, "/github", h("X-Hub-Signature-256", ghSig, "X-GitHub-Event", "push", "Authorization", "Bearer sekrit-bearer"), []byte(ghBody))
+	post(t, "/gitlab", h("X-Gitlab-Token", "gitlab-token-XYZZY", "X-Gitlab-Event", "Push Hook"), []byte(`{"object_kind":"push"}`))
+	l, r := <-lines, <-raw
+	if l.err != nil || r.err != nil {
+		t.Fatalf("tail: %v / %v", l.err, r.err)
+	}
+	for _, want := range []string{"verified", "forwarded", "route=/github", "event=push", "status=200", "route=/gitlab"} {
+		if !strings.Contains(l.out, want) {
+			t.Errorf("tail lacks %q:\n%s", want, l.out)
+		}
+	}
+	for _, secret := range []string{ghSecret, ghSig[7:], "gitlab-token-XYZZY", "sekrit-bearer"} {
+		if strings.Contains(l.out+r.out, secret) {
+			t.Errorf("the event stream carries a secret or signature: %q", secret)
+		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/webhookverify/caddy-webhook-verify/budget"
+	"github.com/webhookverify/caddy-webhook-verify/events"
 )
 
 func provisioned(t testing.TB, h *Handler) *Handler {
@@ -166,4 +167,55 @@ func TestAnnouncedBody(t *testing.T) {
 	if held := limits.budget.InUse(); held != 0 {
 		t.Fatalf("%d bytes of the budget still held after release", held)
 	}
+}
+
+// BenchmarkEventStream is the cost the live event stream adds to a 1 KiB
+// delivery: the handler with no hub, with a hub nobody follows, and with
+// 10 followers reading every event.
+func BenchmarkEventStream(b *testing.B) {
+	body := bytes.Repeat([]byte("x"), 1<<10)
+	m := hmac.New(sha256.New, []byte("bench-secret"))
+	m.Write(body)
+	header := http.Header{"X-Hub-Signature-256": {"sha256=" + hex.EncodeToString(m.Sum(nil))}, "X-Github-Delivery": {"72d3162e"}}
+	b.Setenv("WV_BENCH_SECRET", "bench-secret")
+	h := provisioned(b, &Handler{Provider: "github", Secrets: []string{"{env.WV_BENCH_SECRET}"}})
+	h.logger = zap.NewNop()
+	hub := h.app.hub
+	for _, c := range []struct {
+		name      string
+		followers int
+		noHub     bool
+	}{{"no hub", 0, true}, {"no follower", 0, false}, {"10 followers", 10, false}} {
+		b.Run(c.name, func(b *testing.B) {
+			h.app.hub = hub
+			if c.noHub {
+				h.app.hub = nil
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			for range c.followers {
+				sub := hub.Subscribe(events.Live)
+				go func() {
+					defer sub.Close()
+					for {
+						if _, err := sub.Next(ctx); err != nil {
+							return
+						}
+					}
+				}()
+			}
+			next := &drain{}
+			r := newRequest(body, header)
+			w := &discardWriter{header: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				r.Body = io.NopCloser(bytes.NewReader(body))
+				r.ContentLength = int64(len(body))
+				if err := h.ServeHTTP(w, r, next); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	h.app.hub = hub
 }
