@@ -116,6 +116,7 @@ func uniqueRouteName(state map[string]any, matcher, provider string) string {
 //		}
 //
 //		deliver {
+//			to stream <name>
 //			to <url> {
 //				name           <name>
 //				events         <glob...>

@@ -22,7 +22,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "webhook",
-		Usage: "providers | sign | send | deliveries | replay | tail",
+		Usage: "providers | sign | send | deliveries | replay | tail | listen",
 		Short: "Lists webhook_verify's providers; signs and sends test deliveries; lists and replays durable ones",
 		Long: `
 Subcommands for the webhook_verify handler.
@@ -50,6 +50,10 @@ Subcommands for the webhook_verify handler.
   caddy webhook tail [--route <r>] [--type rejected,dead] [--json]
       follows every decision live, one line per event (colour on a
       terminal), resuming after a reload
+
+  caddy webhook listen --from <stream URL> --token <t> --forward <local URL> [--resign <whsec_...>] [--print]
+      follows a webhook_stream and re-sends each delivery to a local app
+      (method, headers and body as they came), resuming after a drop
 
 The secret may be a placeholder such as {env.GITHUB_WEBHOOK_SECRET} or
 {file./run/secrets/github}, so that it stays out of the shell history and

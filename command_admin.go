@@ -52,6 +52,7 @@ func adminCommands(cmd *cobra.Command) {
 	addAdminFlags(replay)
 	cmd.AddCommand(replay)
 	cmd.AddCommand(tailCommand())
+	cmd.AddCommand(listenCommand())
 }
 
 func addAdminFlags(c *cobra.Command) {

@@ -69,6 +69,11 @@ type Deliver struct {
 
 // DeliverTo is one destination of a durable route.
 type DeliverTo struct {
+	// Stream, instead of URL, publishes deliveries to the webhook_stream
+	// of that name (Caddyfile `to stream <name>`); a stream counts as
+	// delivered once published, whoever listens.
+	Stream string `json:"stream,omitempty"`
+
 	// URL is where deliveries go (http or https). The destination gets the
 	// original method, the body byte-for-byte (or the envelope), the
 	// original headers minus hop-by-hop ones (so an app's own signature
@@ -132,7 +137,7 @@ func (dl *Deliver) provision(h *Handler) error {
 	}
 	for _, to := range dl.To {
 		dst := dispatch.Destination{
-			Name: to.Name, URL: repl.ReplaceAll(to.URL, ""), Events: to.Events,
+			Name: to.Name, URL: repl.ReplaceAll(to.URL, ""), Stream: to.Stream, Events: to.Events,
 			MaxConcurrent: to.MaxConcurrent, Timeout: time.Duration(to.Timeout),
 		}
 		if to.RateLimit != nil {
@@ -212,6 +217,7 @@ func originalURI(r *http.Request) string {
 // unmarshalDeliver parses
 //
 //	deliver {
+//		to stream <name>
 //		to <url> [{
 //			name           <name>
 //			events         <glob...>
@@ -315,7 +321,12 @@ func unmarshalDeliverTo(d *caddyfile.Dispenser) (DeliverTo, error) {
 		return to, d.ArgErr()
 	}
 	to.URL = d.Val()
-	if _, err := checkURL(to.URL); err != nil {
+	if to.URL == "stream" {
+		if !d.NextArg() {
+			return to, d.Err("deliver: to stream <name>")
+		}
+		to.URL, to.Stream = "", d.Val()
+	} else if _, err := checkURL(to.URL); err != nil {
 		return to, d.Errf("deliver: to %s: %v", to.URL, err)
 	}
 	if d.NextArg() {

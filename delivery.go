@@ -14,6 +14,7 @@ import (
 
 	"github.com/webhookverify/caddy-webhook-verify/dedupe"
 	"github.com/webhookverify/caddy-webhook-verify/ratelimit"
+	"github.com/webhookverify/caddy-webhook-verify/redisstore"
 	"github.com/webhookverify/caddy-webhook-verify/verify"
 )
 
@@ -35,9 +36,8 @@ type delivery struct {
 	verifyErr error
 
 	// Dedupe: the key and the claim on it.
-	key       string
-	claim     dedupe.Claim
-	committed bool
+	key   string
+	claim dedupe.Claim
 
 	// Rate limit: the bucket's key, and whether the concurrency cap hit.
 	limitKey    string
@@ -233,17 +233,17 @@ func (d *delivery) bodyFailed(err, headerErr error) error {
 }
 
 // deliver runs the stages after verification: dedupe claim, rate limit,
-// forwarding (with retries), then dedupe commit or release by what the app
-// answered.
+// forwarding (with retries) or journaling, then dedupe commit or release
+// by what the app answered.
 func (d *delivery) deliver() error {
-	if d.h.Dedupe != nil {
-		if answered, err := d.claimKey(); answered {
-			return err
-		}
-		// Released unless the app took the delivery: on failure, on a
-		// rate limit, and if the next handler panics.
-		defer d.releaseKey()
+	settle, answered, err := d.admit()
+	if answered {
+		return err
 	}
+	// Settled on every way out: the claim committed if the app took the
+	// delivery, else released (on failure, and if the next handler
+	// panics), and a concurrency slot given back.
+	defer settle()
 	// The delivery is bounded (by the retry budget, or the dedupe lease),
 	// so neither the sender nor a claim waits on a hung app for longer.
 	if d.h.deliveryBound > 0 {
@@ -251,23 +251,80 @@ func (d *delivery) deliver() error {
 		defer cancel()
 		d.r = d.r.WithContext(ctx)
 	}
-	if d.h.RateLimit != nil {
-		release, err := d.acquire()
-		if err != nil {
-			return err
-		}
-		defer release()
-	}
-	var err error
 	if d.h.Deliver != nil {
-		err = d.accept() // durable: journal, then answer the provider
-	} else {
-		err = d.forward()
+		return d.accept() // durable: journal, then answer the provider
 	}
-	if d.h.Dedupe != nil && d.err == nil && d.status >= 200 && d.status < 300 {
-		d.commitKey()
+	return d.forward()
+}
+
+// took is whether the app (or the journal) took the delivery: what
+// dedupe remembers.
+func (d *delivery) took() bool {
+	return d.err == nil && d.status >= 200 && d.status < 300
+}
+
+// admit takes the dedupe claim and the rate-limit token (and slot). It
+// reports whether the sender was answered here (a duplicate, a copy in
+// flight, over the limit, a store down); if not, settle ends the
+// admission once the delivery is done. When both stores are Redis, the
+// claim and the token take one round trip together, and settling one more.
+func (d *delivery) admit() (settle func(), answered bool, err error) {
+	if dd, lim := d.sharedStores(); dd != nil && lim != nil {
+		return d.admitShared(dd, lim)
 	}
-	return err
+	if d.h.Dedupe != nil {
+		if answered, err := d.claimKey(); answered {
+			return nil, true, err
+		}
+	}
+	release := func() {}
+	if d.h.RateLimit != nil {
+		var err error
+		if release, err = d.acquire(); err != nil {
+			d.settleKey()
+			return nil, true, err
+		}
+	}
+	return func() {
+		release()
+		d.settleKey()
+	}, false, nil
+}
+
+// sharedStores are the route's dedupe store and rate limiter when both
+// live in Redis.
+func (d *delivery) sharedStores() (*redisstore.Dedupe, *redisstore.Limiter) {
+	if d.h.Dedupe == nil || d.h.RateLimit == nil {
+		return nil, nil
+	}
+	dd, _ := d.h.Dedupe.store.(*redisstore.Dedupe)
+	lim, _ := d.h.RateLimit.limiter.(*redisstore.Limiter)
+	return dd, lim
+}
+
+// admitShared is admit in one round trip (redisstore.Admit).
+func (d *delivery) admitShared(dd *redisstore.Dedupe, lim *redisstore.Limiter) (func(), bool, error) {
+	d.key = d.h.Dedupe.key(d)
+	d.limitKey = d.repl.ReplaceAll(d.h.RateLimit.Key, "")
+	adm, err := redisstore.Admit(d.r.Context(), dd, d.key, d.h.Dedupe.lease, lim, d.limitKey, d.h.RateLimit.maxWait())
+	if err != nil {
+		release, err := d.limitFailed(err)
+		if err != nil {
+			return nil, true, err
+		}
+		return release, false, nil // on_error open: without a claim or a token
+	}
+	d.claim = adm.Claim
+	if answered, err := d.answerClaim(); answered {
+		return nil, true, err
+	}
+	return func() {
+		ctx := context.WithoutCancel(d.r.Context())
+		if err := adm.Done(ctx, d.took(), d.status, time.Duration(d.h.Dedupe.TTL)); err != nil {
+			d.err = err
+			d.record(outCommitFailed)
+		}
+	}, false, nil
 }
 
 // claimKey claims the delivery's dedupe key. It reports whether the
@@ -290,6 +347,11 @@ func (d *delivery) claimKey() (bool, error) {
 		d.w.Header().Set("Retry-After", retryAfterSeconds(storeRetryAfter))
 		return true, caddyhttp.Error(http.StatusServiceUnavailable, errStore)
 	}
+	return d.answerClaim()
+}
+
+// answerClaim answers a duplicate or a copy in flight.
+func (d *delivery) answerClaim() (bool, error) {
 	switch d.claim.Result {
 	case dedupe.Duplicate:
 		d.status = d.claim.Status
@@ -307,24 +369,22 @@ func (d *delivery) claimKey() (bool, error) {
 	return false, nil
 }
 
-// commitKey remembers the delivery as taken by the app. It goes on when
-// the sender has gone: the app took the delivery all the same.
-func (d *delivery) commitKey() {
-	d.committed = true
-	ctx := context.WithoutCancel(d.r.Context())
-	if err := d.h.Dedupe.store.Commit(ctx, d.key, d.claim.Token, d.status, time.Duration(d.h.Dedupe.TTL)); err != nil {
-		d.err = err
-		d.record(outCommitFailed)
-	}
-}
-
-// releaseKey gives the claim up unless the key was committed, so the
-// provider's own retry is not taken for a duplicate.
-func (d *delivery) releaseKey() {
-	if d.committed {
+// settleKey commits the claim when the app took the delivery, else
+// releases it, so the provider's own retry is not taken for a duplicate.
+// It goes on when the sender has gone: the app took the delivery all the
+// same.
+func (d *delivery) settleKey() {
+	if d.h.Dedupe == nil {
 		return
 	}
 	ctx := context.WithoutCancel(d.r.Context())
+	if d.took() {
+		if err := d.h.Dedupe.store.Commit(ctx, d.key, d.claim.Token, d.status, time.Duration(d.h.Dedupe.TTL)); err != nil {
+			d.err = err
+			d.record(outCommitFailed)
+		}
+		return
+	}
 	if err := d.h.Dedupe.store.Release(ctx, d.key, d.claim.Token); err != nil {
 		d.err = err
 		d.record(outReleaseFailed)
@@ -338,6 +398,12 @@ func (d *delivery) acquire() (func(), error) {
 	if err == nil {
 		return release, nil
 	}
+	return d.limitFailed(err)
+}
+
+// limitFailed answers a rate limit's refusal, a sender gone while
+// waiting, or a store down (let through with on_error open).
+func (d *delivery) limitFailed(err error) (func(), error) {
 	var limited *ratelimit.LimitedError
 	switch {
 	case errors.As(err, &limited):

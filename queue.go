@@ -178,13 +178,32 @@ func (a *App) leaseLocked() time.Duration {
 	return longest + leaseMargin
 }
 
-// accept journals a delivery for its route's destinations.
+// accept journals a delivery for its route's destinations, and wakes the
+// subscribers of the streams among them.
 func (a *App) accept(ctx context.Context, rec *journal.Delivery) (int, error) {
 	d, err := a.dispatcher()
 	if err != nil {
 		return 0, err
 	}
-	return d.Accept(ctx, rec)
+	n, err := d.Accept(ctx, rec)
+	if err == nil {
+		names := make([]string, len(rec.Targets))
+		for i, t := range rec.Targets {
+			names[i] = t.Destination
+		}
+		a.publishStreams(names)
+	}
+	return n, err
+}
+
+// journal is the open journal, or nil.
+func (a *App) journal() journal.Store {
+	a.q.mu.Lock()
+	defer a.q.mu.Unlock()
+	if a.q.store == nil && a.Storage != nil && a.Storage.Redis != nil {
+		a.openJournalLocked()
+	}
+	return a.q.store
 }
 
 // startQueue starts delivering, when any route is durable.

@@ -55,6 +55,11 @@ func TestTwoInstancesShareDedupeAndRateLimit(t *testing.T) {
 		secret {env.WV_CRASH_SECRET}
 		rate_limit 5/1m
 	}
+	webhook_verify /both github {
+		secret {env.WV_CRASH_SECRET}
+		dedupe
+		rate_limit 3/1m
+	}
 	reverse_proxy %s`, app.hostport())
 	a, b, _ := twoInstances(t, rdb, "closed", site)
 
@@ -104,6 +109,32 @@ func TestTwoInstancesShareDedupeAndRateLimit(t *testing.T) {
 	}
 	if passed != 5 {
 		t.Fatalf("%d of 12 passed a 5/1m limit shared by two instances, want 5", passed)
+	}
+
+	// Dedupe and a rate limit together (one round trip to claim and take a
+	// token, one to settle): a duplicate spends no token, and the limit
+	// still holds across both instances.
+	before := app.count()
+	var got []int
+	for i := range 6 {
+		addr := a.addr
+		if i%2 == 1 {
+			addr = b.addr
+		}
+		body := fmt.Sprintf(`{"both":%d}`, i/2) // every delivery twice: a copy follows it
+		status, header := signedPost(t, addr, "/both", body)
+		if header.Get("Webhook-Duplicate") == "true" {
+			status = -status
+		}
+		got = append(got, status)
+	}
+	for i := range 4 {
+		status, _ := signedPost(t, a.addr, "/both", fmt.Sprintf(`{"more":%d}`, i))
+		got = append(got, status)
+	}
+	want := []int{200, -200, 200, -200, 200, -200, 429, 429, 429, 429}
+	if fmt.Sprint(got) != fmt.Sprint(want) || app.count()-before != 3 {
+		t.Fatalf("dedupe + rate_limit 3/1m: answers %v (negative: duplicate), want %v; the app saw %d", got, want, app.count()-before)
 	}
 }
 

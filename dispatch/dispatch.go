@@ -485,8 +485,12 @@ func (d *Dispatcher) attempt(rt *route, dst *destination, t journal.Task) {
 	}
 }
 
-// send makes one HTTP attempt.
+// send makes one HTTP attempt; at a stream, there is nothing to send: the
+// delivery was published when the journal took it.
 func (d *Dispatcher) send(rt *route, dst *destination, del *journal.Delivery, at time.Time, number int) result {
+	if dst.Stream != "" {
+		return result{status: http.StatusOK}
+	}
 	body := del.Body
 	if rt.Envelope {
 		body = envelope(del)

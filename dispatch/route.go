@@ -63,8 +63,16 @@ type Route struct {
 	Ack int
 }
 
-// Destination is one place deliveries go.
+// StreamPrefix starts the default name of a stream destination.
+const StreamPrefix = "stream:"
+
+// Destination is one place deliveries go: a URL, or a named stream.
 type Destination struct {
+	// Stream, instead of URL, names a stream that subscribers read from
+	// the journal (webhook_stream): publishing is the journal write, so
+	// an attempt at a stream succeeds at once, without a request. Its
+	// default Name is StreamPrefix and the stream's name.
+	Stream string
 	// Name identifies the destination in the journal, the admin API and
 	// pause; default the URL's host and path. Unique within a route.
 	Name string
@@ -148,12 +156,21 @@ func (r Route) WithDefaults() (Route, error) {
 }
 
 func (d Destination) withDefaults() (Destination, error) {
-	u, err := httpURL(d.URL)
-	if err != nil {
-		return d, fmt.Errorf("destination %s: %w", d.URL, err)
-	}
-	if d.Name == "" {
-		d.Name = strings.TrimSuffix(u.Host+u.Path, "/")
+	if d.Stream != "" {
+		if d.URL != "" {
+			return d, fmt.Errorf("destination %s: a stream has no URL", d.Stream)
+		}
+		if d.Name == "" {
+			d.Name = StreamPrefix + d.Stream
+		}
+	} else {
+		u, err := httpURL(d.URL)
+		if err != nil {
+			return d, fmt.Errorf("destination %s: %w", d.URL, err)
+		}
+		if d.Name == "" {
+			d.Name = strings.TrimSuffix(u.Host+u.Path, "/")
+		}
 	}
 	if strings.IndexByte(d.Name, 0) >= 0 {
 		return d, fmt.Errorf("destination name %q contains a NUL", d.Name)
