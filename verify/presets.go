@@ -159,7 +159,7 @@ func init() {
 
 		&Preset{
 			Name:       "standard",
-			Aliases:    []string{"svix", "clerk", "resend", "openai", "replicate", "lithic"},
+			Aliases:    []string{"svix", "clerk", "resend", "openai", "replicate", "lithic", "brex"},
 			Summary:    "Standard Webhooks / Svix: webhook-signature v1,<base64> HMAC-SHA256 (whsec_ secret) or v1a Ed25519 (whpk_ key) over {id}.{timestamp}.{body}",
 			Tolerance:  fiveMinutes,
 			KeyKind:    SecretOrPublicKey,

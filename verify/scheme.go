@@ -90,6 +90,10 @@ const (
 	// SecretNFKD uses the secret's bytes after Unicode NFKD normalisation,
 	// as EasyPost's clients do.
 	SecretNFKD
+	// SecretKeyPrefix uses the secret's bytes without one leading "sk_" or
+	// "pk_": clearbit-ruby keys its webhook HMAC with the API key so
+	// stripped (Clearbit::Webhook.valid?), whichever form is configured.
+	SecretKeyPrefix
 )
 
 func (f SecretFormat) key(secret string) ([]byte, error) {
@@ -98,6 +102,15 @@ func (f SecretFormat) key(secret string) ([]byte, error) {
 		return []byte(secret), nil
 	case SecretNFKD:
 		return []byte(norm.NFKD.String(secret)), nil
+	case SecretKeyPrefix:
+		key := secret
+		if strings.HasPrefix(key, "sk_") || strings.HasPrefix(key, "pk_") {
+			key = key[len("sk_"):]
+		}
+		if key == "" {
+			return nil, fmt.Errorf("is empty after its sk_ or pk_ prefix")
+		}
+		return []byte(key), nil
 	case SecretHex:
 		key, err := hex.DecodeString(strings.TrimSpace(secret))
 		if err != nil || len(key) == 0 {

@@ -51,7 +51,7 @@ func TestSignRoundTrip(t *testing.T) {
 		}
 		signable++
 		contentTypes := []string{"application/json"}
-		if p.Name == "twilio" || p.Name == "gitea" || p.Name == "mailgun" {
+		if p.Name == "twilio" || p.Name == "gitea" || p.Name == "mailgun" || p.Name == "plivo" {
 			// schemes that parse form bodies
 			contentTypes = append(contentTypes, "application/x-www-form-urlencoded")
 		}
