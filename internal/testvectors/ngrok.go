@@ -51,7 +51,7 @@ var ngrokSpecs = []spec{
 	{provider: "worldline", source: "onlinepayments-sdk-nodejs webhooks/validation.ts: X-GCS-Signature base64 HMAC-SHA256 of the body, X-GCS-KeyId names the key",
 		secret: "worldline-secret-webhook-key", hash: sha256.New, base64: true, sigHeader: "X-GCS-Signature", extra: []string{"X-GCS-KeyId", "key-1"},
 		body: `{"apiVersion":"v1","id":"8ee793f6-4553-4749-85dc-f2ef095c5ab0","created":"2017-02-02T11:24:14.040+0100","merchantId":"20000","type":"payment.paid"}`,
-		id: "8ee793f6-4553-4749-85dc-f2ef095c5ab0", event: "payment.paid"},
+		id:   "8ee793f6-4553-4749-85dc-f2ef095c5ab0", event: "payment.paid"},
 }
 
 // hygraphPayload is JSON.stringify({Body, EnvironmentName, TimeStamp}) for
@@ -133,9 +133,9 @@ func init() {
 		u := base + "/p/plivo-get?MessageUUID=m-1&Status=delivered&From=1415"
 		return Case{Provider: "plivo", Source: "plivo-node utils/v3Security.js: GET, base64 HMAC-SHA256 over URL?sorted query.nonce",
 			Secrets: []string{"plivo-auth-token"}, Method: "GET", URL: u,
-			Header: hdr("X-Plivo-Signature-V3-Nonce", "12345", "X-Plivo-Signature-V3", "AAAA,"+plivoV3("plivo-auth-token", u, nil, "12345")),
+			Header:           hdr("X-Plivo-Signature-V3-Nonce", "12345", "X-Plivo-Signature-V3", "AAAA,"+plivoV3("plivo-auth-token", u, nil, "12345")),
 			SignatureHeaders: []string{"X-Plivo-Signature-V3"},
-			Tamper: func(c *Case) { c.URL = strings.Replace(c.URL, "delivered", "failed", 1) }}
+			Tamper:           func(c *Case) { c.URL = strings.Replace(c.URL, "delivered", "failed", 1) }}
 	}
 	Builders["brex"] = func(now time.Time, base string) Case {
 		// Brex hands out the secret as plain base64 (GET /v1/webhooks/secrets).
