@@ -115,18 +115,23 @@ func TestHandshakesThroughCaddy(t *testing.T) {
 		webhook_verify /okta okta {
 			secret {env.WV_K}
 		}
+		webhook_verify /worldline worldline {
+			secret {env.WV_K}
+		}
 		reverse_proxy {upstream}
 	}`)
 	for _, c := range []struct {
-		path, header, want, contentType string
+		path, header, value, want, contentType string
 	}{
-		{"/dropbox?challenge=dbx-123", "", "dbx-123", "text/plain; charset=utf-8"},
-		{"/meta?hub.mode=subscribe&hub.verify_token=x&hub.challenge=1158201444", "", "1158201444", "text/plain; charset=utf-8"},
-		{"/okta", "vfy-42", `{"verification":"vfy-42"}`, "application/json"},
+		{"/dropbox?challenge=dbx-123", "", "", "dbx-123", "text/plain; charset=utf-8"},
+		{"/meta?hub.mode=subscribe&hub.verify_token=x&hub.challenge=1158201444", "", "", "1158201444", "text/plain; charset=utf-8"},
+		{"/okta", "X-Okta-Verification-Challenge", "vfy-42", `{"verification":"vfy-42"}`, "application/json"},
+		// Worldline: echo X-GCS-Webhooks-Endpoint-Verification in the body.
+		{"/worldline", "X-GCS-Webhooks-Endpoint-Verification", "wl-9f3a", "wl-9f3a", "text/plain; charset=utf-8"},
 	} {
 		req, _ := http.NewRequest(http.MethodGet, "http://"+caddyAddr+c.path, nil)
 		if c.header != "" {
-			req.Header.Set("X-Okta-Verification-Challenge", c.header)
+			req.Header.Set(c.header, c.value)
 		}
 		status, header, body := do(t, req)
 		if status != 200 || body != c.want || header.Get("Content-Type") != c.contentType || header.Get("X-Content-Type-Options") != "nosniff" {
@@ -137,6 +142,10 @@ func TestHandshakesThroughCaddy(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodGet, "http://"+caddyAddr+"/meta?hub.mode=unsubscribe", nil)
 	if status, _, _ := do(t, req); status != 401 {
 		t.Errorf("non-handshake GET: %d", status)
+	}
+	req, _ = http.NewRequest(http.MethodGet, "http://"+caddyAddr+"/worldline", nil)
+	if status, _, _ := do(t, req); status != 401 {
+		t.Errorf("worldline GET without the verification header: %d", status)
 	}
 	if up.count() != 0 {
 		t.Fatalf("the app saw %d handshake requests", up.count())

@@ -63,6 +63,7 @@ var testEvents = map[string]string{
 	"twitch":      "channel.follow",
 	"sentry":      "issue",
 	"linear":      "Issue",
+	"mongodb":     "alert.open",
 }
 
 // TestEvent is the event type a test delivery carries by default:

@@ -161,6 +161,7 @@ func Published() []Case {
 		"X-Signature-Ed25519", "ae521e554cd01e2e73bf6c8a10240a5d6201005939d9325796c576a887c22ae0817ada33a429fe4b40266d2a5103ddca758d22c70cb6f0351c2a207ec53fe307")
 	discord.PublicKeys = []string{"03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8"}
 	cases = append(cases, discord)
+	cases = append(cases, ngrokPublished()...)
 	cases = append(cases, SDK()...)
 	for i := range cases {
 		if cases[i].Now.IsZero() {
