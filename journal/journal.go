@@ -50,6 +50,19 @@ type Delivery struct {
 	// ID is ours: "msg_" and a ULID (see NewID), stable across attempts and
 	// replays. Append fills it when empty.
 	ID string `json:"id"`
+	// Seq is the delivery's position in the journal, what a stream
+	// subscriber resumes from (see Since). IDs cannot serve: they are made
+	// at accept time, and two concurrent Appends can commit out of id
+	// order, so a reader resuming after one id would miss a lower one
+	// committed later. Append assigns Seq in the transaction (or script)
+	// that stores the delivery, so positions increase in commit order: a
+	// reader that has seen position S never later finds a new delivery at
+	// or below S. Positions are unique per store and never reused, not
+	// after Prune nor after a restart; they need not be contiguous. Append
+	// overwrites what the caller set, and writes it only once the delivery
+	// is stored. Replays keep it. 0 means none: a delivery stored before
+	// journals had positions, which Since never returns.
+	Seq uint64 `json:"seq,omitempty"`
 	// Route is the deliver block the webhook came through.
 	Route    string `json:"route"`
 	Provider string `json:"provider,omitempty"`
@@ -205,6 +218,19 @@ type Store interface {
 	Get(ctx context.Context, id string) (*Delivery, error)
 	// List returns deliveries newest first, without bodies.
 	List(ctx context.Context, f Filter) ([]Delivery, error)
+	// Since returns the deliveries with a Seq above after that have a
+	// target named destination ("" for every delivery), by ascending Seq,
+	// at most limit of them (default DefaultListLimit, at most
+	// MaxListLimit), each with its body and targets. Calling it again with
+	// after set to the last Seq it returned pages through the journal:
+	// every delivery exactly once, including those appended meanwhile,
+	// except what Prune deleted. It reads an index, not every delivery: a
+	// stream subscriber resuming with Last-Event-ID costs a range scan.
+	Since(ctx context.Context, after uint64, destination string, limit int) ([]Delivery, error)
+	// LastSeq is the highest Seq assigned so far, 0 when none was: where a
+	// new stream subscriber without Last-Event-ID starts. Prune does not
+	// lower it.
+	LastSeq(ctx context.Context) (uint64, error)
 	// Replay makes the finished (delivered or dead) targets of a delivery
 	// pending again, due at now, with a fresh retry schedule; destination
 	// "" means all of them. It returns how many targets it replayed.
