@@ -230,14 +230,18 @@ func (b *Bolt) Append(ctx context.Context, d *Delivery) error {
 		}
 	}
 	rec := deliveryRecord{Delivery: *d}
-	rec.Body, rec.Targets = nil, nil
+	rec.Body, rec.Targets, rec.Seq = nil, nil, 0 // the Seq is spliced in by withSeq
+	delivery, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
 	id := []byte(d.ID)
 	// Batch may run this more than once (when another call in its batch
 	// fails): a failed run is rolled back, its Seq included, and the next
 	// run takes a number again. So seq holds the last run's, the one that
 	// committed, and d.Seq is set only once Batch says it did.
 	var seq uint64
-	err := b.db.Batch(func(tx *bolt.Tx) error {
+	err = b.db.Batch(func(tx *bolt.Tx) error {
 		deliveries := tx.Bucket(bucketDeliveries)
 		if deliveries.Get(id) != nil {
 			return ErrExists
@@ -247,12 +251,7 @@ func (b *Bolt) Append(ctx context.Context, d *Delivery) error {
 		if seq, err = bySeq.NextSequence(); err != nil {
 			return err
 		}
-		rec.Seq = seq
-		delivery, err := json.Marshal(rec)
-		if err != nil {
-			return err
-		}
-		if err := deliveries.Put(id, delivery); err != nil {
+		if err := deliveries.Put(id, withSeq(delivery, seq)); err != nil {
 			return err
 		}
 		if err := bySeq.Put(seqKey(seq), id); err != nil {
@@ -285,6 +284,19 @@ func (b *Bolt) Append(ctx context.Context, d *Delivery) error {
 	}
 	d.Seq = seq
 	return nil
+}
+
+// withSeq adds "seq" to a delivery record marshaled without it (a zero
+// Seq is omitted). Append marshals the record before its batch and splices
+// the Seq in inside, where it is assigned: the writer runs the batch's
+// functions one after another, and marshaling there cost about a seventh
+// of Append's throughput (BenchmarkAppend's CPU profile).
+func withSeq(record []byte, seq uint64) []byte {
+	v := make([]byte, 0, len(record)+28)
+	v = append(v, `{"seq":`...)
+	v = strconv.AppendUint(v, seq, 10)
+	v = append(v, ',')
+	return append(v, record[1:]...) // record is {"id":...}
 }
 
 // addCount moves a Stats counter; a counter at zero is deleted, so routes
