@@ -288,9 +288,11 @@ func (b *Bolt) Append(ctx context.Context, d *Delivery) error {
 
 // withSeq adds "seq" to a delivery record marshaled without it (a zero
 // Seq is omitted). Append marshals the record before its batch and splices
-// the Seq in inside, where it is assigned: the writer runs the batch's
-// functions one after another, and marshaling there cost about a seventh
-// of Append's throughput (BenchmarkAppend's CPU profile).
+// the Seq in inside, where it is assigned: bbolt's single writer runs the
+// batch's functions one after another, and marshaling there was half of
+// the batch function's CPU time in BenchmarkAppend's profile. (On a
+// 2-core machine throughput is bound by total CPU, so BenchmarkAppend
+// shows no difference; the serial part is what bounds a bigger one.)
 func withSeq(record []byte, seq uint64) []byte {
 	v := make([]byte, 0, len(record)+28)
 	v = append(v, `{"seq":`...)
