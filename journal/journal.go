@@ -12,6 +12,10 @@
 // attempt twice. Record writes the attempt's result only while the lease
 // still holds.
 //
+// Each delivery also gets a position, Seq, when it is committed; Since
+// pages through a destination's deliveries by position, which is how a
+// stream subscriber resumes where it left off.
+//
 // Store is the contract; Bolt is the embedded implementation. A shared
 // implementation (Redis, say) must keep the same promises: every method may
 // be called from several processes at once.
@@ -200,7 +204,8 @@ type Store interface {
 	// Next it is first due; zero means now). When it returns nil the
 	// delivery is durable (fsync'd); any error (a full disk, a read-only
 	// file) means it is not. It fills d.ID (NewID) and d.Received when
-	// empty, and each target's State, Next and Updated.
+	// empty, and each target's State, Next and Updated; d.Seq once the
+	// delivery is stored.
 	Append(ctx context.Context, d *Delivery) error
 	// Claim takes up to limit due targets (Next <= now), oldest first,
 	// leaving alone paused destinations and those quota holds back. Each is
