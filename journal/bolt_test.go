@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/webhookverify/caddy-webhook-verify/internal/testclock"
@@ -175,6 +176,11 @@ func TestAppendFailsWhenFull(t *testing.T) {
 			if !errors.Is(err, berrors.ErrMaxSizeReached) {
 				t.Fatalf("full journal: %v, want ErrMaxSizeReached", err)
 			}
+			// the commit failed after the batch function ran: its Seq
+			// was never the delivery's
+			if d.Seq != 0 {
+				t.Errorf("a failed Append left Seq %d on the delivery", d.Seq)
+			}
 			break
 		}
 		stored = append(stored, d.ID)
@@ -186,5 +192,48 @@ func TestAppendFailsWhenFull(t *testing.T) {
 		if got := get(t, b, id); len(got.Body) != len(body) {
 			t.Fatalf("%s lost its body after the disk filled", id)
 		}
+	}
+	// the failed commit gave its Seq back with the rest of the
+	// transaction
+	if last, err := b.LastSeq(ctx); last != uint64(len(stored)) || err != nil {
+		t.Errorf("LastSeq = %d %v after %d stored appends", last, err, len(stored))
+	}
+}
+
+// Prune leaves nothing of a delivery in the Seq indexes (Since would skip
+// a dangling entry, so only the buckets show it), and the bucket's
+// sequence, the last Seq, stays.
+func TestPruneEmptiesSeqIndexes(t *testing.T) {
+	clock := testclock.New()
+	b := openAt(t, filepath.Join(t.TempDir(), "j.db"), clock)
+	for range 5 {
+		add(t, b, clock, "r", "a", "stream:dev")
+	}
+	tasks, err := b.Claim(ctx, clock.Now(), 100, time.Minute, nil)
+	if err != nil || len(tasks) != 10 {
+		t.Fatalf("claimed %d: %v", len(tasks), err)
+	}
+	for _, task := range tasks {
+		if err := b.Record(ctx, task, Attempt{Status: 200}, Outcome{State: Delivered}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(time.Hour)
+	if n, err := b.Prune(ctx, func(string) time.Time { return clock.Now() }); n != 5 || err != nil {
+		t.Fatalf("Prune = %d %v", n, err)
+	}
+	err = b.db.View(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketSeq, bucketDestSeq} {
+			if n := tx.Bucket(name).Stats().KeyN; n != 0 {
+				t.Errorf("%d keys left in %s", n, name)
+			}
+		}
+		if last := tx.Bucket(bucketSeq).Sequence(); last != 5 {
+			t.Errorf("the sequence went to %d, want 5", last)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

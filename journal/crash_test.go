@@ -107,5 +107,36 @@ func TestCrashKeepsAcknowledgedAppends(t *testing.T) {
 	if err != nil {
 		t.Errorf("bbolt check after the crash: %v", err)
 	}
+	// The Seq counter and the index entries commit together: after the
+	// crash the index holds exactly 1 to LastSeq, every acknowledged
+	// delivery among them.
+	last, err := b.LastSeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inIndex := map[string]bool{}
+	for after := uint64(0); ; {
+		page, err := b.Since(ctx, after, "a", MaxListLimit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, d := range page {
+			if d.Seq != after+1 {
+				t.Fatalf("after Seq %d the index has %d", after, d.Seq)
+			}
+			after, inIndex[d.ID] = d.Seq, true
+		}
+	}
+	if uint64(len(inIndex)) != last {
+		t.Errorf("the index holds %d deliveries, LastSeq is %d", len(inIndex), last)
+	}
+	for _, id := range acked {
+		if !inIndex[id] {
+			t.Fatalf("acknowledged %s is not in the Seq index", id)
+		}
+	}
 	t.Logf("%d acknowledged appends, all there after SIGKILL", len(acked))
 }

@@ -12,6 +12,10 @@
 // attempt twice. Record writes the attempt's result only while the lease
 // still holds.
 //
+// Each delivery also gets a position, Seq, when it is committed; Since
+// pages through a destination's deliveries by position, which is how a
+// stream subscriber resumes where it left off.
+//
 // Store is the contract; Bolt is the embedded implementation. A shared
 // implementation (Redis, say) must keep the same promises: every method may
 // be called from several processes at once.
@@ -50,6 +54,19 @@ type Delivery struct {
 	// ID is ours: "msg_" and a ULID (see NewID), stable across attempts and
 	// replays. Append fills it when empty.
 	ID string `json:"id"`
+	// Seq is the delivery's position in the journal, what a stream
+	// subscriber resumes from (see Since). IDs cannot serve: they are made
+	// at accept time, and two concurrent Appends can commit out of id
+	// order, so a reader resuming after one id would miss a lower one
+	// committed later. Append assigns Seq in the transaction (or script)
+	// that stores the delivery, so positions increase in commit order: a
+	// reader that has seen position S never later finds a new delivery at
+	// or below S. Positions are unique per store and never reused, not
+	// after Prune nor after a restart; they need not be contiguous. Append
+	// overwrites what the caller set, and writes it only once the delivery
+	// is stored. Replays keep it. 0 means none: a delivery stored before
+	// journals had positions, which Since never returns.
+	Seq uint64 `json:"seq,omitempty"`
 	// Route is the deliver block the webhook came through.
 	Route    string `json:"route"`
 	Provider string `json:"provider,omitempty"`
@@ -187,7 +204,8 @@ type Store interface {
 	// Next it is first due; zero means now). When it returns nil the
 	// delivery is durable (fsync'd); any error (a full disk, a read-only
 	// file) means it is not. It fills d.ID (NewID) and d.Received when
-	// empty, and each target's State, Next and Updated.
+	// empty, and each target's State, Next and Updated; d.Seq once the
+	// delivery is stored.
 	Append(ctx context.Context, d *Delivery) error
 	// Claim takes up to limit due targets (Next <= now), oldest first,
 	// leaving alone paused destinations and those quota holds back. Each is
@@ -205,6 +223,19 @@ type Store interface {
 	Get(ctx context.Context, id string) (*Delivery, error)
 	// List returns deliveries newest first, without bodies.
 	List(ctx context.Context, f Filter) ([]Delivery, error)
+	// Since returns the deliveries with a Seq above after that have a
+	// target named destination ("" for every delivery), by ascending Seq,
+	// at most limit of them (default DefaultListLimit, at most
+	// MaxListLimit), each with its body and targets. Calling it again with
+	// after set to the last Seq it returned pages through the journal:
+	// every delivery exactly once, including those appended meanwhile,
+	// except what Prune deleted. It reads an index, not every delivery: a
+	// stream subscriber resuming with Last-Event-ID costs a range scan.
+	Since(ctx context.Context, after uint64, destination string, limit int) ([]Delivery, error)
+	// LastSeq is the highest Seq assigned so far, 0 when none was: where a
+	// new stream subscriber without Last-Event-ID starts. Prune does not
+	// lower it.
+	LastSeq(ctx context.Context) (uint64, error)
 	// Replay makes the finished (delivered or dead) targets of a delivery
 	// pending again, due at now, with a fresh retry schedule; destination
 	// "" means all of them. It returns how many targets it replayed.

@@ -80,6 +80,18 @@ func doneKey(route string, finished time.Time, id string) []byte {
 	return append(k, id...)
 }
 
+// seqKey is a Seq, big-endian: the seq index walks in commit order.
+func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+
+// destSeqKey is destination NUL seq: each destination's deliveries are one
+// prefix, in commit order, so Since is a seek and a walk.
+func destSeqKey(destination string, seq uint64) []byte {
+	k := make([]byte, 0, len(destination)+1+8)
+	k = append(k, destination...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
 // countKey is route NUL destination NUL state.
 func countKey(route, destination string, s State) []byte {
 	k := make([]byte, 0, len(route)+len(destination)+2+len(s))

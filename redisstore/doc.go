@@ -25,7 +25,8 @@
 //	  commit or release, slot back)
 //	Journal Append, Record, Replay, Get    1
 //	Journal Claim                          2 (1 when nothing is due)
-//	Journal NextDue, Stats                 1
+//	Journal NextDue, Stats, LastSeq        1
+//	Journal Since                          2
 //
 // # When Redis fails
 //

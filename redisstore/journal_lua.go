@@ -49,17 +49,21 @@ end
 // Append (go-redis retries once on a connection that broke after the
 // write) finds its own nonce and succeeds.
 //
+// It assigns the delivery's Seq: the counter's next value, taken in the
+// same script as the writes, so Seqs follow the order scripts run in.
+//
 // KEYS[1] J..ids; ARGV J, id, nonce, route, meta, received, body, target
-// count, then per target: destination, due µs, target JSON. Returns 1
-// (stored) or 0 (the id is taken).
+// count, then per target: destination, due µs, target JSON. Returns the
+// Seq (stored) or 0 (the id is taken).
 var appendLua = newScript(luaPrelude + `
 local id, route = ARGV[2], ARGV[4]
 local dkey = J .. 'd:' .. id
 if redis.call('EXISTS', dkey) == 1 then
-	if redis.call('HGET', dkey, 'nonce') == ARGV[3] then return 1 end
+	if redis.call('HGET', dkey, 'nonce') == ARGV[3] then return tonumber(redis.call('HGET', dkey, 'seq')) end
 	return 0
 end
-local fields = {'meta', ARGV[5], 'route', route, 'received', ARGV[6], 'nonce', ARGV[3]}
+local seq = redis.call('INCR', J .. 'seq')
+local fields = {'meta', ARGV[5], 'route', route, 'received', ARGV[6], 'nonce', ARGV[3], 'seq', seq}
 local dests = {}
 for i = 0, tonumber(ARGV[8]) - 1 do
 	local dest, due, tj = ARGV[9 + 3 * i], ARGV[10 + 3 * i], ARGV[11 + 3 * i]
@@ -69,6 +73,7 @@ for i = 0, tonumber(ARGV[8]) - 1 do
 	fields[#fields + 1] = tj
 	redis.call('ZADD', J .. 'due:' .. pair, due, id)
 	redis.call('SADD', J .. 'dests', pair)
+	redis.call('ZADD', J .. 'byseq:' .. dest, seq, id)
 	count(pair, 'pending', 1)
 end
 fields[#fields + 1] = 'dests'
@@ -77,7 +82,8 @@ redis.call('HSET', dkey, unpack(fields))
 redis.call('SET', J .. 'b:' .. id, ARGV[7])
 redis.call('ZADD', KEYS[1], 0, id)
 redis.call('ZADD', J .. 'open', 0, id)
-return 1
+redis.call('ZADD', J .. 'byseq', seq, id)
+return seq
 `)
 
 // headsLua reports, per destination with something pending, its earliest
@@ -106,7 +112,7 @@ return out
 //
 // KEYS[1] J..paused; ARGV J, now µs, until µs, until, limit, pair count k,
 // k times (pair, allowance), then limit lease tokens. Returns per task:
-// id, meta, body, target JSON, history.
+// id, meta, body, target JSON, history, seq.
 var claimLua = newScript(luaPrelude + `
 local limit, k = tonumber(ARGV[5]), tonumber(ARGV[6])
 local cands = {}
@@ -142,8 +148,8 @@ for _, c in ipairs(cands) do
 		tj = cjson.encode(t)
 		redis.call('HSET', dkey, 't:' .. dest, tj)
 		redis.call('ZADD', J .. 'due:' .. pair, ARGV[3], id)
-		local d = redis.call('HMGET', dkey, 'meta', 'h:' .. dest)
-		out[#out + 1] = {id, d[1], redis.call('GET', J .. 'b:' .. id) or '', tj, d[2] or ''}
+		local d = redis.call('HMGET', dkey, 'meta', 'h:' .. dest, 'seq')
+		out[#out + 1] = {id, d[1], redis.call('GET', J .. 'b:' .. id) or '', tj, d[2] or '', d[3] or ''}
 	end
 end
 return out
@@ -256,7 +262,8 @@ return total
 `)
 
 // pruneLua deletes up to a chunk of a route's deliveries that finished
-// before the cutoff, and everything that points to them.
+// before the cutoff, and everything that points to them, the Seq indexes
+// included (the counter stays: a Seq is never reused).
 //
 // KEYS[1] J..done:<route>; ARGV J, route, "(cutoff µs", chunk. Returns how
 // many it deleted.
@@ -271,9 +278,11 @@ for _, id in ipairs(ids) do
 			count(route .. '\0' .. d, cjson.decode(tj).state, -1)
 			redis.call('ZREM', J .. 'due:' .. route .. '\0' .. d, id)
 		end
+		redis.call('ZREM', J .. 'byseq:' .. d, id)
 	end
 	redis.call('DEL', dkey, J .. 'b:' .. id)
 	redis.call('ZREM', J .. 'ids', id)
+	redis.call('ZREM', J .. 'byseq', id)
 	redis.call('ZREM', J .. 'open', id)
 	redis.call('ZREM', KEYS[1], id)
 end

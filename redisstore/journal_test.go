@@ -3,6 +3,7 @@ package redisstore
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -151,6 +152,8 @@ func TestRedisDownAndBack(t *testing.T) {
 		"SetPaused": func() error { return j.SetPaused(bg, "a", true) },
 		"Paused":    func() error { _, err := j.Paused(bg); return err },
 		"Stats":     func() error { _, err := j.Stats(bg); return err },
+		"Since":     func() error { _, err := j.Since(bg, 0, "a", 0); return err },
+		"LastSeq":   func() error { _, err := j.LastSeq(bg); return err },
 		"dedupe Claim": func() error {
 			_, err := dd.Claim(bg, "k", time.Minute)
 			return err
@@ -170,12 +173,7 @@ func TestRedisDownAndBack(t *testing.T) {
 	}
 
 	srv.Restart()
-	within(t, "reconnecting", func() error {
-		for c.Ping(bg) != nil {
-			time.Sleep(10 * time.Millisecond) // go-redis redials in the background
-		}
-		return nil
-	})
+	reconnected(t, c)
 	for _, id := range acked {
 		d, err := j.Get(bg, id)
 		if err != nil {
@@ -183,6 +181,28 @@ func TestRedisDownAndBack(t *testing.T) {
 		}
 		if len(d.Body) == 0 || d.Targets[0].State != journal.Pending {
 			t.Fatalf("acknowledged %s came back as %+v", id, d)
+		}
+	}
+	// their positions came back too: Since pages through every one, in order
+	followed := map[string]bool{}
+	for after := uint64(0); ; {
+		page, err := j.Since(bg, after, "a", journal.MaxListLimit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, d := range page {
+			if d.Seq <= after {
+				t.Fatalf("Since(%d) after the restart returned %s at %d", after, d.ID, d.Seq)
+			}
+			after, followed[d.ID] = d.Seq, true
+		}
+	}
+	for _, id := range acked {
+		if !followed[id] {
+			t.Fatalf("acknowledged %s missing from Since after the restart", id)
 		}
 	}
 	if err := j.Append(bg, &journal.Delivery{Route: "r", Targets: []journal.Target{{Destination: "a"}}}); err != nil {
@@ -232,5 +252,67 @@ func TestRedisHangs(t *testing.T) {
 	}
 	if n := dd.Len(); n != 0 {
 		t.Errorf("Len = %d with no answer", n)
+	}
+}
+
+// reconnected waits until c answers again after its server restarted.
+func reconnected(t *testing.T, c *Client) {
+	t.Helper()
+	within(t, "reconnecting", func() error {
+		for c.Ping(bg) != nil {
+			time.Sleep(10 * time.Millisecond) // go-redis redials in the background
+		}
+		return nil
+	})
+}
+
+// Positions in Redis: Prune leaves no index entry behind (with every
+// delivery pruned, the Seq zsets are gone; the counter stays), and a
+// Redis killed (SIGKILL) and restarted on its AOF goes on counting from
+// where it was, never giving a Seq twice.
+func TestJournalSeqAcrossPruneAndRestart(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{AppendOnly: true}) // appendfsync always
+	clock := testclock.New()
+	c := newClient(t, srv, clock.Now)
+	j := c.Journal()
+	var last uint64
+	for range 5 {
+		d := &journal.Delivery{Route: "r", Body: []byte("{}"), Targets: []journal.Target{{Destination: "a"}, {Destination: "stream:dev"}}}
+		must(t, j.Append(bg, d))
+		last = d.Seq
+	}
+	tasks, err := j.Claim(bg, clock.Now(), 100, time.Minute, nil)
+	if err != nil || len(tasks) != 10 {
+		t.Fatalf("claimed %d: %v", len(tasks), err)
+	}
+	for _, task := range tasks {
+		must(t, j.Record(bg, task, journal.Attempt{Status: 200}, journal.Outcome{State: journal.Delivered}))
+	}
+	clock.Advance(time.Hour)
+	if n, err := j.Prune(bg, func(string) time.Time { return clock.Now() }); n != 5 || err != nil {
+		t.Fatalf("Prune = %d %v, want 5", n, err)
+	}
+	keys, err := c.rdb.Keys(bg, j.j+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(keys, []string{j.j + "seq"}) {
+		t.Errorf("keys left after pruning everything: %q, want only the Seq counter", keys)
+	}
+
+	srv.Kill()
+	srv.Restart()
+	reconnected(t, c)
+	if got, err := j.LastSeq(bg); got != last || err != nil {
+		t.Fatalf("LastSeq after the restart = %d %v, want %d", got, err, last)
+	}
+	d := &journal.Delivery{Route: "r", Targets: []journal.Target{{Destination: "stream:dev"}}}
+	must(t, j.Append(bg, d))
+	if d.Seq <= last {
+		t.Errorf("Seq %d after the restart, want above %d", d.Seq, last)
+	}
+	got, err := j.Since(bg, 0, "stream:dev", 0)
+	if err != nil || len(got) != 1 || got[0].ID != d.ID || got[0].Seq != d.Seq {
+		t.Errorf("Since after the restart: %+v %v, want only %s", got, err, d.ID)
 	}
 }

@@ -55,6 +55,9 @@ func Run(t *testing.T, h Harness) {
 		{"ReopenKeepsEverything", reopenKeepsEverything},
 		{"HistoryIsBounded", historyIsBounded},
 		{"ConcurrentAppend", concurrentAppend},
+		{"SeqConcurrentAppendAndFollow", seqConcurrent},
+		{"SinceFiltersAndOrder", sinceFiltersAndOrder},
+		{"SeqAfterPruneAndReopen", seqAfterPruneAndReopen},
 		{"CanceledContext", canceledContext},
 		{"Closed", closed},
 	}
@@ -184,6 +187,9 @@ func appendValidates(t *testing.T, h Harness) {
 	// none of them left a trace
 	if s := f.stats(); s.Targets[journal.Key{Route: "r", Destination: "a", State: journal.Pending}] != 1 || len(s.Targets) != 1 {
 		t.Errorf("stats %v after refused appends", s.Targets)
+	}
+	if last, err := f.b.LastSeq(ctx); last != d.Seq || err != nil {
+		t.Errorf("LastSeq %d %v after refused appends, want %d", last, err, d.Seq)
 	}
 }
 
