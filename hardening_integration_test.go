@@ -334,7 +334,7 @@ func TestExamplesAreClosed(t *testing.T) {
 	if len(configs) < 4 {
 		t.Fatalf("found %d configs with a proxy; the README lost its examples?", len(configs))
 	}
-	for _, env := range []string{"GITHUB_WEBHOOK_SECRET", "GITHUB_WEBHOOK_SECRET_PREVIOUS", "STRIPE_WEBHOOK_SECRET", "GITLAB_WEBHOOK_TOKEN", "CI_TOKEN"} {
+	for _, env := range []string{"GITHUB_WEBHOOK_SECRET", "GITHUB_WEBHOOK_SECRET_PREVIOUS", "STRIPE_WEBHOOK_SECRET", "GITLAB_WEBHOOK_TOKEN", "CI_TOKEN", "DEV_STREAM_TOKEN"} {
 		t.Setenv(env, "closed-"+env)
 	}
 	t.Setenv("APP_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
