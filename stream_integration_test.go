@@ -344,3 +344,28 @@ func (p *cuttableProxy) cut() {
 	}
 	p.conns = nil
 }
+
+// For EventSource in browsers, ?token= works only with allow_query_token.
+func TestStreamQueryToken(t *testing.T) {
+	t.Setenv("WV_GH", ghSecret)
+	t.Setenv("WV_STREAM_TOKEN", "stream-token")
+	t.Setenv("WV_STREAM_TOKEN_OLD", "stream-token")
+	app := newUpstream(t)
+	get := func() int {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+caddyAddr+"/_stream/dev?token=stream-token", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	startCaddyWith(t, nil, journalGlobal(t), streamSite(app.hostport()))
+	if status := get(); status != http.StatusUnauthorized {
+		t.Fatalf("?token= without allow_query_token: %d, want 401", status)
+	}
+	startCaddyWith(t, nil, journalGlobal(t), strings.Replace(streamSite(app.hostport()), "{env.WV_STREAM_TOKEN_OLD}\n", "{env.WV_STREAM_TOKEN_OLD}\n\t\t\tallow_query_token\n", 1))
+	if status := get(); status != http.StatusOK {
+		t.Fatalf("?token= with allow_query_token: %d, want 200", status)
+	}
+}
