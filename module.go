@@ -67,6 +67,7 @@ const (
 // `{http.webhook.reason}` | Why a delivery was rejected (set on failure, for `handle_errors`)
 // `{http.webhook.duplicate}` | `true` when dedupe answered a redelivery without the app
 // `{http.webhook.attempt}` | The attempt to reach the app, from 1 (see `retry`)
+// `{http.webhook.delivery}` | The journal's id of a durable delivery (`msg_...`, its Webhook-Id; see `deliver`)
 type Handler struct {
 	// Provider is the signing scheme: one of the presets that
 	// `caddy webhook providers` lists (`github`, `stripe`, `slack`,
