@@ -355,6 +355,9 @@ func (h *Handler) Validate() error {
 	if h.BodyTimeout < 0 {
 		return fmt.Errorf("route %s: body_timeout must not be negative", h.Name)
 	}
+	if h.Deliver != nil && h.Retry != nil {
+		return fmt.Errorf("route %s: retry is for handing deliveries to the next handler; with deliver, use deliver's own retry { schedule ... }", h.Name)
+	}
 	if h.Handshake != "" && h.Handshake != handshakeGateway && h.Handshake != handshakeApp {
 		return fmt.Errorf("route %s: handshake must be gateway or app", h.Name)
 	}
