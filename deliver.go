@@ -81,7 +81,7 @@ type DeliverTo struct {
 	// replays), Webhook-Timestamp, Webhook-Signature (with sign),
 	// X-Webhook-Provider, X-Webhook-Event, X-Webhook-Attempt and the
 	// header lines below.
-	URL string `json:"url"`
+	URL string `json:"url,omitempty"`
 
 	// Name identifies the destination in the admin API, metrics, logs and
 	// pause; default the URL's host and path. Give one when the URL's path
