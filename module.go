@@ -44,14 +44,18 @@ const (
 // Dedupe, RateLimit and Retry, verified deliveries may also get 409 (a copy
 // in flight), 429 (over the limit), 504 (the app did not answer within the
 // retry budget or the dedupe lease) or, for a duplicate, the original 2xx
-// without reaching the app. Error
-// statuses are returned as handler errors, so `handle_errors` can shape the
-// response; the error text is generic and never says which part of the
-// signature failed. That goes to the log, at INFO, with the route,
-// provider, reason, delivery id, client IP and request id. Secrets,
-// signatures and tokens are never logged. A provider's unsigned set-up
-// request (Meta's or Dropbox's challenge, Okta's verification,
-// WooCommerce's ping) is answered here and never reaches the app.
+// without reaching the app. With Deliver, the route is durable: a verified
+// delivery is journaled and answered 202 (503 when the journal cannot be
+// written), and delivered in the background instead of to the next
+// handler. Error statuses are returned as handler errors, so
+// `handle_errors` can shape the response; the error text is generic and
+// never says which part of the signature failed. That goes to the log, at
+// INFO, with the route, provider, reason, delivery id, client IP and
+// request id, and to the webhook app's live event stream. Secrets,
+// signatures and tokens are never logged. A provider's set-up request
+// (Meta's or Dropbox's challenge, Okta's verification, WooCommerce's ping,
+// and, verified first, Slack's, Zoom's, Twitch's, Discord's and SNS's; see
+// Handshake) is answered here and never reaches the app.
 //
 // After verification, these placeholders are set for logs, matchers and
 // headers (`header_up` in reverse_proxy, say):
