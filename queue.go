@@ -150,7 +150,13 @@ func (a *App) dispatcher() (*dispatch.Dispatcher, error) {
 			return nil, fmt.Errorf("journal unavailable: %w", err)
 		}
 	}
-	d, err := dispatch.New(dispatch.Options{Store: a.q.store, Routes: a.q.routes, Observer: &queueObserver{app: a}, Lease: a.leaseLocked()})
+	o := dispatch.Options{Store: a.q.store, Routes: a.q.routes, Observer: &queueObserver{app: a}, Lease: a.leaseLocked()}
+	if a.redis != nil {
+		// other instances' deliveries (and a dead instance's) wake no one
+		// here: look for them every second
+		o.IdleWait = sharedIdleWait
+	}
+	d, err := dispatch.New(o)
 	if err != nil {
 		return nil, err
 	}
@@ -160,6 +166,10 @@ func (a *App) dispatcher() (*dispatch.Dispatcher, error) {
 	a.q.disp.Store(d)
 	return d, nil
 }
+
+// sharedIdleWait is how often a dispatcher on a shared store looks for
+// work that another instance appended.
+const sharedIdleWait = time.Second
 
 // leaseMargin is how much longer than the longest attempt timeout a
 // claimed task stays hidden from other dispatchers: long enough for an

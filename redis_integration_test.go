@@ -165,12 +165,13 @@ func TestTwoInstancesShareTheQueue(t *testing.T) {
 	}
 	a.kill()
 	dest.up(t)
+	up := time.Now()
 	waitFor(t, "every delivery, through instance B", 90*time.Second, func() bool {
 		arrived, _ := dest.got(ids)
 		return arrived == len(ids)
 	})
 	_, twice := dest.got(ids)
-	t.Logf("200 accepted by A (killed), all delivered by B; %d arrived twice", twice)
+	t.Logf("200 accepted by A (killed), all delivered by B within %s of the app coming up; %d arrived twice", time.Since(up).Round(time.Second), twice)
 }
 
 // Redis going away: verification still works; dedupe follows on_error

@@ -59,6 +59,11 @@ type Options struct {
 	// the longest destination timeout plus a minute unless set. A target
 	// whose attempt was cut short is due again when it runs out.
 	Lease time.Duration
+	// IdleWait bounds the sleep when nothing is due, which is how soon
+	// work appended by another process sharing the store (whose Wake does
+	// not reach this one) is found; default DefaultIdleWait. Set it short
+	// (a second) on a shared store.
+	IdleWait time.Duration
 	// PruneEvery is how often finished deliveries past their route's
 	// retention are deleted (and once at Start); default an hour.
 	PruneEvery time.Duration
@@ -76,10 +81,10 @@ const (
 	// drainResponse is how much more is read (and dropped) so the
 	// connection can be reused; a longer body costs a new connection.
 	drainResponse = 64 << 10
-	// idleWait bounds a sleep with nothing due, so work that appears
-	// without a Wake (another instance on a shared store, a resumed
-	// destination there) is found within it.
-	idleWait = time.Minute
+	// DefaultIdleWait bounds a sleep with nothing due, so work that
+	// appears without a Wake (another instance on a shared store, a
+	// resumed destination there) is found within it.
+	DefaultIdleWait = time.Minute
 	// troubleWait is the pause after the store fails.
 	troubleWait = time.Second
 	// spinWait is the pause when something is due that could not be
@@ -100,6 +105,7 @@ type Dispatcher struct {
 	obs        Observer
 	routes     map[string]*route
 	workers    int
+	idleWait   time.Duration
 	lease      time.Duration
 	pruneEvery time.Duration
 
@@ -166,6 +172,10 @@ func New(o Options) (*Dispatcher, error) {
 	}
 	if d.pruneEvery <= 0 {
 		d.pruneEvery = DefaultPruneEvery
+	}
+	d.idleWait = o.IdleWait
+	if d.idleWait <= 0 {
+		d.idleWait = DefaultIdleWait
 	}
 	longest := time.Duration(0)
 	for name, r := range o.Routes {
@@ -340,7 +350,7 @@ func (d *Dispatcher) dispatch() time.Duration {
 	free := d.workers - d.inflight
 	d.mu.Unlock()
 	if free <= 0 {
-		return idleWait // a finishing attempt wakes the loop
+		return d.idleWait // a finishing attempt wakes the loop
 	}
 	tasks, err := d.store.Claim(d.loopCtx, now, free, d.lease, d.quota(now))
 	if err != nil {
@@ -351,14 +361,14 @@ func (d *Dispatcher) dispatch() time.Duration {
 		d.begin(t, now)
 	}
 	if len(tasks) == free {
-		return idleWait
+		return d.idleWait
 	}
 	next, ok, err := d.store.NextDue(d.loopCtx, d.quota(now))
 	if err != nil {
 		d.storeFailed("next", err)
 		return troubleWait
 	}
-	wait := idleWait
+	wait := d.idleWait
 	if ok {
 		wait = min(wait, next.Sub(now))
 	}
