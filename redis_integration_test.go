@@ -243,3 +243,45 @@ func adminAt(t *testing.T, addr, path string, out any) int {
 	decodeJSON(resp, out)
 	return resp.StatusCode
 }
+
+// A stream subscriber connected to instance B gets the deliveries that
+// instance A accepted (they share the journal in Redis).
+func TestTwoInstancesShareStreams(t *testing.T) {
+	t.Setenv("WV_CRASH_SECRET", ghSecret)
+	t.Setenv("WV_STREAM_TOKEN", "stream-token")
+	rdb := redistest.Start(t, redistest.Options{AppendOnly: true})
+	site := `
+	webhook_verify /github github {
+		secret {env.WV_CRASH_SECRET}
+		deliver {
+			to stream dev
+		}
+	}
+	webhook_stream /_stream/dev dev {
+		token {env.WV_STREAM_TOKEN}
+	}`
+	a, b, _ := twoInstances(t, rdb, "open", site)
+	req, _ := http.NewRequest(http.MethodGet, "http://"+b.addr+"/_stream/dev", nil)
+	req.Header.Set("Authorization", "Bearer stream-token")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("subscribing at B: %v %v", err, resp)
+	}
+	defer resp.Body.Close()
+	got := make(chan string, 10)
+	go readEvents(resp.Body, func(_, data string) error {
+		got <- data
+		return nil
+	})
+	if status, _ := signedPost(t, a.addr, "/github", `{"via":"instance A"}`, "X-GitHub-Event", "push"); status != http.StatusAccepted {
+		t.Fatalf("delivery at A: %d", status)
+	}
+	select {
+	case data := <-got:
+		if !strings.Contains(data, "instance A") {
+			t.Fatalf("event: %s", data)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a delivery accepted by A never reached B's subscriber")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -107,9 +108,15 @@ func (s *Stream) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.H
 		return caddyhttp.Error(http.StatusBadRequest, errors.New("webhook stream: Last-Event-ID is not a position"))
 	}
 	destination := dispatch.StreamPrefix + s.Name
+	signal := s.app.streamSignal(s.Name)
+	if s.app.redis != nil {
+		// Deliveries accepted by other instances wake no one here: the
+		// stream's subscribers look for them every second too.
+		pollShared(s.Name, signal)
+	}
 	feed := &events.Pages{
 		After:  after,
-		Signal: s.app.streamSignal(s.Name),
+		Signal: signal,
 		Read: func(ctx context.Context, after string, limit int) ([]events.Message, error) {
 			pos, _ := strconv.ParseUint(after, 10, 64)
 			list, err := store.Since(ctx, pos, destination, limit)
@@ -138,6 +145,23 @@ var streams sync.Map // name → *events.Signal
 func (a *App) streamSignal(name string) *events.Signal {
 	v, _ := streams.LoadOrStore(name, new(events.Signal))
 	return v.(*events.Signal)
+}
+
+// polled records the streams whose signal a ticker already wakes.
+var polled sync.Map // name → struct{}
+
+// pollShared wakes a stream's subscribers every second, once per stream
+// name in the process, for deliveries that other instances sharing the
+// journal accepted.
+func pollShared(name string, signal *events.Signal) {
+	if _, started := polled.LoadOrStore(name, struct{}{}); started {
+		return
+	}
+	go func() {
+		for range time.Tick(sharedIdleWait) {
+			signal.Notify()
+		}
+	}()
 }
 
 // publishStreams wakes the subscribers of the streams a journaled
