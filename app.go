@@ -88,7 +88,6 @@ const (
 	minBodyBudget      = 64 << 20
 	maxDefaultBudget   = 1 << 30
 	defaultBodyWait    = 2 * time.Second
-	budgetRetryAfter   = 5 // seconds, for the 503 of a full budget
 	memoryShareDivisor = 16
 )
 

@@ -185,7 +185,7 @@ func (d *delivery) accept() error {
 	if err != nil {
 		d.err = err
 		d.record(outJournalFailed)
-		d.w.Header().Set("Retry-After", retryAfterSeconds(storeRetryAfter))
+		d.w.Header().Set("Retry-After", retryAfterSeconds(busyRetryAfter))
 		return caddyhttp.Error(http.StatusServiceUnavailable, errStore)
 	}
 	d.journalID, d.destinations, d.status = rec.ID, n, h.Deliver.Ack

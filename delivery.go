@@ -78,8 +78,9 @@ var (
 // to look for a provider's unsigned handshake (WooCommerce's ping).
 const maxHandshakeBody = 4 << 10
 
-// storeRetryAfter is what a sender is told when a store fails.
-const storeRetryAfter = 5 * time.Second
+// busyRetryAfter is the Retry-After of a 503 that says "not now": a
+// store failed or the body budget is full.
+const busyRetryAfter = 5 * time.Second
 
 // ServeHTTP runs the pipeline: check the method and the signature's
 // headers, read the body (bounded), verify, then deliver.
@@ -225,7 +226,7 @@ func (d *delivery) bodyFailed(err, headerErr error) error {
 		d.record(outBodyTimeout)
 	case he.StatusCode == http.StatusServiceUnavailable:
 		d.record(outBusy)
-		d.w.Header().Set("Retry-After", strconv.Itoa(budgetRetryAfter))
+		d.w.Header().Set("Retry-After", retryAfterSeconds(busyRetryAfter))
 	default:
 		d.record(outBodyUnreadable)
 	}
@@ -344,7 +345,7 @@ func (d *delivery) claimKey() (bool, error) {
 	if err != nil {
 		d.err = err
 		d.record(outStoreFailed)
-		d.w.Header().Set("Retry-After", retryAfterSeconds(storeRetryAfter))
+		d.w.Header().Set("Retry-After", retryAfterSeconds(busyRetryAfter))
 		return true, caddyhttp.Error(http.StatusServiceUnavailable, errStore)
 	}
 	return d.answerClaim()
@@ -422,7 +423,7 @@ func (d *delivery) limitFailed(err error) (func(), error) {
 	}
 	d.err = err
 	d.record(outStoreFailed)
-	d.w.Header().Set("Retry-After", retryAfterSeconds(storeRetryAfter))
+	d.w.Header().Set("Retry-After", retryAfterSeconds(busyRetryAfter))
 	return nil, caddyhttp.Error(http.StatusServiceUnavailable, errStore)
 }
 

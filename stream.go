@@ -93,14 +93,14 @@ func (s *Stream) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.H
 	}
 	store := s.app.journal()
 	if store == nil {
-		w.Header().Set("Retry-After", retryAfterSeconds(storeRetryAfter))
+		w.Header().Set("Retry-After", retryAfterSeconds(busyRetryAfter))
 		return caddyhttp.Error(http.StatusServiceUnavailable, errStore)
 	}
 	after := events.LastEventID(r)
 	if after == "" {
 		last, err := store.LastSeq(r.Context())
 		if err != nil {
-			w.Header().Set("Retry-After", retryAfterSeconds(storeRetryAfter))
+			w.Header().Set("Retry-After", retryAfterSeconds(busyRetryAfter))
 			return caddyhttp.Error(http.StatusServiceUnavailable, errStore)
 		}
 		after = strconv.FormatUint(last, 10)
