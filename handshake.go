@@ -61,7 +61,7 @@ func (d *delivery) challenge(req *verify.Request, stage verify.Stage) (bool, err
 		return false, nil
 	}
 	hs, err := h.preset.Challenge(&verify.ChallengeRequest{
-		Request: req, Stage: stage, Delivery: d.Delivery, Secrets: h.secrets, Route: h.Name, Store: handshakeSecrets,
+		Request: req, Stage: stage, Delivery: d.Delivery, Secrets: h.verifyConfig.Secrets, Route: h.Name, Store: handshakeSecrets,
 		Context: d.r.Context(), ConfirmSubscription: h.ConfirmSubscription,
 	})
 	if err != nil {

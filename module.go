@@ -183,7 +183,6 @@ type Handler struct {
 	// ConfirmSubscription lets the gateway confirm an SNS subscription.
 	ConfirmSubscription bool `json:"confirm_subscription,omitempty"`
 
-	secrets      []string
 	verifyConfig verify.Config // what the verifier was built from, for reverify
 	preset       *verify.Preset
 	app          *App
@@ -260,7 +259,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("route %s: %w", h.Name, err)
 	}
-	h.secrets = secrets
 	h.signsURL = verify.SignsURL(h.verifier)
 	if h.URL != "" && !h.signsURL {
 		h.logger.Warn("url is set but this provider does not sign the URL; it is ignored",
