@@ -61,13 +61,18 @@ func addAdminFlags(c *cobra.Command) {
 	c.Flags().String("adapter", "", "the config file's adapter")
 }
 
-// adminRequest calls the admin API and decodes its JSON answer.
-func adminRequest(cmd *cobra.Command, method, uri string, out any) error {
+// adminAddress is the admin endpoint the flags of addAdminFlags name.
+func adminAddress(cmd *cobra.Command) (string, error) {
 	flags := cmd.Flags()
 	address, _ := flags.GetString("address")
 	config, _ := flags.GetString("config")
 	adapter, _ := flags.GetString("adapter")
-	addr, err := caddycmd.DetermineAdminAPIAddress(address, nil, config, adapter)
+	return caddycmd.DetermineAdminAPIAddress(address, nil, config, adapter)
+}
+
+// adminRequest calls the admin API and decodes its JSON answer.
+func adminRequest(cmd *cobra.Command, method, uri string, out any) error {
+	addr, err := adminAddress(cmd)
 	if err != nil {
 		return err
 	}
@@ -187,10 +192,7 @@ func runTail(cmd *cobra.Command, _ []string) error {
 			q.Set(name, v)
 		}
 	}
-	address, _ := flags.GetString("address")
-	config, _ := flags.GetString("config")
-	adapter, _ := flags.GetString("adapter")
-	addr, err := caddycmd.DetermineAdminAPIAddress(address, nil, config, adapter)
+	addr, err := adminAddress(cmd)
 	if err != nil {
 		return err
 	}
