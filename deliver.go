@@ -369,39 +369,17 @@ func unmarshalDeliverTo(d *caddyfile.Dispenser) (DeliverTo, error) {
 			}
 			to.Header.Add(args[0], args[1])
 		case "rate_limit":
-			rl, err := parseRate(d, args, "deliver: to: rate_limit")
+			events, window, burst, err := parseRate(d, args, "deliver: to: rate_limit")
 			if err != nil {
 				return err
 			}
-			to.RateLimit = rl
+			to.RateLimit = &DeliverRateLimit{Events: events, Window: window, Burst: burst}
 		default:
 			return d.Errf("deliver: to: unrecognized subdirective '%s'", sub)
 		}
 		return nil
 	})
 	return to, err
-}
-
-// parseRate parses `<events>/<window> [burst <n>]`.
-func parseRate(d *caddyfile.Dispenser, args []string, what string) (*DeliverRateLimit, error) {
-	if len(args) != 1 && len(args) != 3 {
-		return nil, d.ArgErr()
-	}
-	events, window, ok := strings.Cut(args[0], "/")
-	n, err1 := strconv.Atoi(events)
-	w, err2 := caddy.ParseDuration(window)
-	if !ok || err1 != nil || err2 != nil || n <= 0 || w <= 0 {
-		return nil, d.Errf("%s: %q is not <events>/<window>, e.g. 10/1s", what, args[0])
-	}
-	rl := &DeliverRateLimit{Events: n, Window: caddy.Duration(w)}
-	if len(args) == 3 {
-		b, err := parsePositive(args[2])
-		if args[1] != "burst" || err != nil {
-			return nil, d.Errf("%s: want burst <n> after the rate", what)
-		}
-		rl.Burst = int(b)
-	}
-	return rl, nil
 }
 
 // checkURL refuses a destination or notify URL that is not absolute http

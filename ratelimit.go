@@ -144,6 +144,28 @@ func retryAfterSeconds(d time.Duration) string {
 	return strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
 }
 
+// parseRate parses `<events>/<window> [burst <n>]`, the rate of
+// rate_limit and of a destination's rate_limit; what names it in errors.
+func parseRate(d *caddyfile.Dispenser, args []string, what string) (events int, window caddy.Duration, burst int, err error) {
+	if len(args) != 1 && (len(args) != 3 || args[1] != "burst") {
+		return 0, 0, 0, d.ArgErr()
+	}
+	count, per, ok := strings.Cut(args[0], "/")
+	n, err1 := strconv.Atoi(count)
+	w, err2 := caddy.ParseDuration(per)
+	if !ok || err1 != nil || err2 != nil || n <= 0 || w <= 0 {
+		return 0, 0, 0, d.Errf("%s: %q is not <events>/<window>, e.g. 50/1s", what, args[0])
+	}
+	if len(args) == 3 {
+		b, err := parsePositive(args[2])
+		if err != nil {
+			return 0, 0, 0, d.Errf("%s: burst: %v", what, err)
+		}
+		burst = int(b)
+	}
+	return n, caddy.Duration(w), burst, nil
+}
+
 // unmarshalRateLimit parses
 //
 //	rate_limit <events>/<window> [burst <n>] {
@@ -157,31 +179,10 @@ func retryAfterSeconds(d time.Duration) string {
 //	}
 func (h *Handler) unmarshalRateLimit(d *caddyfile.Dispenser) error {
 	cfg := new(RateLimit)
-	if !d.NextArg() {
-		return d.ArgErr()
-	}
-	events, window, ok := strings.Cut(d.Val(), "/")
-	n, err := strconv.Atoi(events)
-	if !ok || err != nil || n <= 0 {
-		return d.Errf("rate_limit: %q is not <events>/<window>, e.g. 50/1s", d.Val())
-	}
-	w, err := caddy.ParseDuration(window)
-	if err != nil || w <= 0 {
-		return d.Errf("rate_limit: %q is not <events>/<window>, e.g. 50/1s", d.Val())
-	}
-	cfg.Events, cfg.Window = n, caddy.Duration(w)
-	if d.NextArg() {
-		if d.Val() != "burst" || !d.NextArg() {
-			return d.ArgErr()
-		}
-		b, err := parsePositive(d.Val())
-		if err != nil {
-			return d.Errf("rate_limit: burst: %v", err)
-		}
-		cfg.Burst = int(b)
-		if d.NextArg() {
-			return d.ArgErr()
-		}
+	var err error
+	cfg.Events, cfg.Window, cfg.Burst, err = parseRate(d, d.RemainingArgs(), "rate_limit")
+	if err != nil {
+		return err
 	}
 	err = eachSubdirective(d, "rate_limit: ", nil, func(sub string) error {
 		var arg string
