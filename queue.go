@@ -179,13 +179,18 @@ const leaseMargin = 10 * time.Second
 
 // leaseLocked is the dispatcher's lease.
 func (a *App) leaseLocked() time.Duration {
+	return a.longestTimeoutLocked() + leaseMargin
+}
+
+// longestTimeoutLocked is the longest attempt timeout of any destination.
+func (a *App) longestTimeoutLocked() time.Duration {
 	longest := time.Duration(0)
 	for _, r := range a.q.routes {
 		for _, d := range r.Destinations {
 			longest = max(longest, d.Timeout)
 		}
 	}
-	return longest + leaseMargin
+	return longest
 }
 
 // accept journals a delivery for its route's destinations, and wakes the
@@ -257,15 +262,9 @@ func (a *App) stopGrace() time.Duration {
 			return time.Duration(httpApp.GracePeriod)
 		}
 	}
-	grace := time.Second
 	a.q.mu.Lock()
-	for _, r := range a.q.routes {
-		for _, d := range r.Destinations {
-			grace = max(grace, d.Timeout)
-		}
-	}
-	a.q.mu.Unlock()
-	return grace
+	defer a.q.mu.Unlock()
+	return max(time.Second, a.longestTimeoutLocked())
 }
 
 // cleanupQueue lets go of the journal; the pool closes it when the last
