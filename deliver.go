@@ -185,8 +185,7 @@ func (d *delivery) accept() error {
 	if err != nil {
 		d.err = err
 		d.record(outJournalFailed)
-		d.w.Header().Set("Retry-After", retryAfterSeconds(busyRetryAfter))
-		return caddyhttp.Error(http.StatusServiceUnavailable, errStore)
+		return storeUnavailable(d.w)
 	}
 	d.journalID, d.destinations, d.status = rec.ID, n, h.Deliver.Ack
 	d.repl.Set("http.webhook.delivery", rec.ID)

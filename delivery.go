@@ -82,6 +82,13 @@ const maxHandshakeBody = 4 << 10
 // store failed or the body budget is full.
 const busyRetryAfter = 5 * time.Second
 
+// storeUnavailable answers 503 with Retry-After when a store failed, so
+// the sender tries again.
+func storeUnavailable(w http.ResponseWriter) error {
+	w.Header().Set("Retry-After", retryAfterSeconds(busyRetryAfter))
+	return caddyhttp.Error(http.StatusServiceUnavailable, errStore)
+}
+
 // ServeHTTP runs the pipeline: check the method and the signature's
 // headers, read the body (bounded), verify, then deliver.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
@@ -334,19 +341,12 @@ func (d *delivery) claimKey() (bool, error) {
 	d.key = d.h.Dedupe.key(d)
 	var err error
 	d.claim, err = d.h.Dedupe.store.Claim(d.r.Context(), d.key, d.h.Dedupe.lease)
-	if err != nil && d.h.app.failOpen && d.r.Context().Err() == nil {
-		// on_error open: a shared store that is down does not stop
-		// deliveries; this one goes through without a claim.
-		d.err = err
-		d.record(outStoreBypassed)
-		d.err, d.claim = nil, dedupe.Claim{Result: dedupe.Claimed}
-		return false, nil
-	}
 	if err != nil {
-		d.err = err
-		d.record(outStoreFailed)
-		d.w.Header().Set("Retry-After", retryAfterSeconds(busyRetryAfter))
-		return true, caddyhttp.Error(http.StatusServiceUnavailable, errStore)
+		if err := d.storeFailed(err); err != nil {
+			return true, err
+		}
+		d.claim = dedupe.Claim{Result: dedupe.Claimed} // goes through without a claim
+		return false, nil
 	}
 	return d.answerClaim()
 }
@@ -415,16 +415,25 @@ func (d *delivery) limitFailed(err error) (func(), error) {
 	case d.r.Context().Err() != nil:
 		d.record(outSenderGone)
 		return nil, caddyhttp.Error(499, err)
-	case d.h.app.failOpen:
-		d.err = err
+	}
+	if err := d.storeFailed(err); err != nil {
+		return nil, err
+	}
+	return func() {}, nil
+}
+
+// storeFailed answers a dedupe or rate-limit store that failed: 503 with
+// Retry-After, or nil with on_error open, where a shared store that is
+// down does not stop deliveries and this one goes on without it.
+func (d *delivery) storeFailed(err error) error {
+	d.err = err
+	if d.h.app.failOpen && d.r.Context().Err() == nil {
 		d.record(outStoreBypassed)
 		d.err = nil
-		return func() {}, nil
+		return nil
 	}
-	d.err = err
 	d.record(outStoreFailed)
-	d.w.Header().Set("Retry-After", retryAfterSeconds(busyRetryAfter))
-	return nil, caddyhttp.Error(http.StatusServiceUnavailable, errStore)
+	return storeUnavailable(d.w)
 }
 
 // forward hands the delivery to the app through the forwarder.

@@ -93,15 +93,13 @@ func (s *Stream) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.H
 	}
 	store := s.app.journal()
 	if store == nil {
-		w.Header().Set("Retry-After", retryAfterSeconds(busyRetryAfter))
-		return caddyhttp.Error(http.StatusServiceUnavailable, errStore)
+		return storeUnavailable(w)
 	}
 	after := events.LastEventID(r)
 	if after == "" {
 		last, err := store.LastSeq(r.Context())
 		if err != nil {
-			w.Header().Set("Retry-After", retryAfterSeconds(busyRetryAfter))
-			return caddyhttp.Error(http.StatusServiceUnavailable, errStore)
+			return storeUnavailable(w)
 		}
 		after = strconv.FormatUint(last, 10)
 	} else if _, err := strconv.ParseUint(after, 10, 64); err != nil {
