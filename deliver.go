@@ -2,8 +2,10 @@ package webhookverify
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -282,7 +284,7 @@ func (h *Handler) unmarshalDeliver(d *caddyfile.Dispenser) error {
 			case "sign":
 				cfg.Sign = arg
 			case "notify":
-				if _, err := checkURL(arg); err != nil {
+				if err := checkURL(arg); err != nil {
 					return d.Errf("deliver: notify: %v", err)
 				}
 				cfg.Notify = arg
@@ -325,7 +327,7 @@ func unmarshalDeliverTo(d *caddyfile.Dispenser) (DeliverTo, error) {
 			return to, d.Err("deliver: to stream <name>")
 		}
 		to.URL, to.Stream = "", d.Val()
-	} else if _, err := checkURL(to.URL); err != nil {
+	} else if err := checkURL(to.URL); err != nil {
 		return to, d.Errf("deliver: to %s: %v", to.URL, err)
 	}
 	if d.NextArg() {
@@ -383,17 +385,16 @@ func unmarshalDeliverTo(d *caddyfile.Dispenser) (DeliverTo, error) {
 
 // checkURL refuses a destination or notify URL that is not absolute http
 // or https with a host; placeholders are checked once resolved.
-func checkURL(s string) (string, error) {
+func checkURL(s string) error {
 	if strings.Contains(s, "{") {
-		return s, nil
+		return nil
 	}
-	scheme, rest, ok := strings.Cut(s, "://")
-	if !ok || (scheme != "http" && scheme != "https") {
-		return s, fmt.Errorf("want an http:// or https:// URL")
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return errors.New("want an http:// or https:// URL")
 	}
-	host, _, _ := strings.Cut(rest, "/")
-	if host == "" || strings.HasPrefix(host, ":") {
-		return s, fmt.Errorf("the URL has no host")
+	if u.Hostname() == "" {
+		return errors.New("the URL has no host")
 	}
-	return s, nil
+	return nil
 }

@@ -306,6 +306,7 @@ func TestDeliverConfigErrors(t *testing.T) {
 		{"127.0.0.1:9/x", "127.0.0.1:9/x: want an http:// or https:// URL"},
 		{"ftp://example.com/x", "ftp://example.com/x: want an http:// or https:// URL"},
 		{"http:///x", "http:///x: the URL has no host"},
+		{"http://:8080/x", "http://:8080/x: the URL has no host"},
 	} {
 		_, _, err := caddyfileAdapter().Adapt([]byte(`:9080 {
 	webhook_verify github {

@@ -55,7 +55,7 @@ func runListen(cmd *cobra.Command, _ []string) error {
 	from, forward, resign := get("from"), get("forward"), get("resign")
 	printOnly, _ := flags.GetBool("print")
 	count, _ := flags.GetInt("count")
-	if _, err := checkURL(from); err != nil || from == "" {
+	if checkURL(from) != nil {
 		return fmt.Errorf("--from: want the stream's http:// or https:// URL")
 	}
 	if forward == "" && !printOnly {
