@@ -87,7 +87,8 @@ type DeliverTo struct {
 
 	// Name identifies the destination in the admin API, metrics, logs and
 	// pause; default the URL's host and path. Give one when the URL's path
-	// carries a secret.
+	// carries a secret. A stream's name is always `stream:<name>`, and
+	// only streams' names start with `stream:`.
 	Name string `json:"name,omitempty"`
 
 	// Events are globs of event types (`push`, `invoice.*`) the

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -166,8 +167,8 @@ func pollShared(name string, signal *events.Signal) {
 // delivery went to.
 func (a *App) publishStreams(targets []string) {
 	for _, t := range targets {
-		if len(t) > len(dispatch.StreamPrefix) && t[:len(dispatch.StreamPrefix)] == dispatch.StreamPrefix {
-			a.streamSignal(t[len(dispatch.StreamPrefix):]).Notify()
+		if name, ok := strings.CutPrefix(t, dispatch.StreamPrefix); ok {
+			a.streamSignal(name).Notify()
 		}
 	}
 }

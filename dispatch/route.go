@@ -63,7 +63,7 @@ type Route struct {
 	Ack int
 }
 
-// StreamPrefix starts the default name of a stream destination.
+// StreamPrefix starts the name of a stream destination, and no other.
 const StreamPrefix = "stream:"
 
 // Destination is one place deliveries go: a URL, or a named stream.
@@ -71,7 +71,7 @@ type Destination struct {
 	// Stream, instead of URL, names a stream that subscribers read from
 	// the journal (webhook_stream): publishing is the journal write, so
 	// an attempt at a stream succeeds at once, without a request. Its
-	// default Name is StreamPrefix and the stream's name.
+	// Name is always StreamPrefix and the stream's name.
 	Stream string
 	// Name identifies the destination in the journal, the admin API and
 	// pause; default the URL's host and path. Unique within a route.
@@ -160,9 +160,12 @@ func (d Destination) withDefaults() (Destination, error) {
 		if d.URL != "" {
 			return d, fmt.Errorf("destination %s: a stream has no URL", d.Stream)
 		}
-		if d.Name == "" {
-			d.Name = StreamPrefix + d.Stream
+		// subscribers find a stream's deliveries in the journal by this
+		// name, so it is not a choice
+		if d.Name != "" && d.Name != StreamPrefix+d.Stream {
+			return d, fmt.Errorf("destination %s: a stream destination is named %s%s, not %q", d.Stream, StreamPrefix, d.Stream, d.Name)
 		}
+		d.Name = StreamPrefix + d.Stream
 	} else {
 		u, err := httpURL(d.URL)
 		if err != nil {
@@ -170,6 +173,9 @@ func (d Destination) withDefaults() (Destination, error) {
 		}
 		if d.Name == "" {
 			d.Name = strings.TrimSuffix(u.Host+u.Path, "/")
+		}
+		if strings.HasPrefix(d.Name, StreamPrefix) {
+			return d, fmt.Errorf("destination %s: names starting with %q are for streams; give it another name", d.URL, StreamPrefix)
 		}
 	}
 	if strings.IndexByte(d.Name, 0) >= 0 {

@@ -45,6 +45,8 @@ func TestRouteWithDefaults(t *testing.T) {
 		{"ack not 2xx", Route{Name: "r", Destinations: []Destination{ok}, Ack: 302}},
 		{"rate without window", Route{Name: "r", Destinations: []Destination{{URL: "http://x", RateLimit: RateLimit{Events: 1}}}}},
 		{"negative timeout", Route{Name: "r", Destinations: []Destination{{URL: "http://x", Timeout: -time.Second}}}},
+		{"stream renamed", Route{Name: "r", Destinations: []Destination{{Stream: "dev", Name: "mine"}}}},
+		{"URL named like a stream", Route{Name: "r", Destinations: []Destination{{URL: "http://x", Name: "stream:dev"}}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
