@@ -38,26 +38,14 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 	site := durableProcessSite(dest.addr, "")
 	caddy := startCaddyProcess(t, dir, globals, site)
 
-	acked := make(chan string, 100000)
-	stop := make(chan struct{})
-	sent := make(chan struct{})
-	go func() {
-		sendUntil(t, caddy.addr, 8, stop, acked)
-		close(sent)
-	}()
+	load := startLoad(t, caddy.addr)
 	// kill Caddy mid-stream, once a few hundred are acknowledged
-	waitFor(t, "300 acknowledged deliveries", 60*time.Second, func() bool { return len(acked) >= 300 })
+	waitFor(t, "300 acknowledged deliveries", 60*time.Second, func() bool { return load.acknowledged() >= 300 })
 	caddy.kill()
-	killedAt := len(acked)
+	killedAt := load.acknowledged()
 	caddy.restart(globals, site)
-	waitFor(t, "deliveries acknowledged after the restart", 60*time.Second, func() bool { return len(acked) >= killedAt+100 })
-	close(stop)
-	<-sent
-	close(acked)
-	var ids []string
-	for id := range acked {
-		ids = append(ids, id)
-	}
+	waitFor(t, "deliveries acknowledged after the restart", 60*time.Second, func() bool { return load.acknowledged() >= killedAt+100 })
+	ids := load.finish()
 
 	dest.up(t)
 	waitFor(t, "every acknowledged delivery at the destination", 90*time.Second, func() bool {
@@ -79,15 +67,9 @@ func TestReloadUnderLoadLosesNothing(t *testing.T) {
 	dest.up(t)
 	caddy := startCaddyProcess(t, dir, globals, durableProcessSite(dest.addr, ""))
 
-	acked := make(chan string, 100000)
-	stop := make(chan struct{})
-	sent := make(chan struct{})
-	go func() {
-		sendUntil(t, caddy.addr, 8, stop, acked)
-		close(sent)
-	}()
+	load := startLoad(t, caddy.addr)
 	for i := range 5 {
-		waitFor(t, "deliveries between reloads", 30*time.Second, func() bool { return len(acked) >= (i+1)*100 })
+		waitFor(t, "deliveries between reloads", 30*time.Second, func() bool { return load.acknowledged() >= (i+1)*100 })
 		// a real change each time: the envelope on or off
 		extra := ""
 		if i%2 == 0 {
@@ -97,13 +79,7 @@ func TestReloadUnderLoadLosesNothing(t *testing.T) {
 			t.Fatalf("reload %d: %v", i+1, err)
 		}
 	}
-	close(stop)
-	<-sent
-	close(acked)
-	var ids []string
-	for id := range acked {
-		ids = append(ids, id)
-	}
+	ids := load.finish()
 	waitFor(t, "every acknowledged delivery at the destination", 60*time.Second, func() bool {
 		arrived, _ := dest.got(ids)
 		return arrived == len(ids)

@@ -181,9 +181,42 @@ func (d *destination) got(ids []string) (arrived, twice int) {
 	return arrived, twice
 }
 
+// load sends signed GitHub deliveries with distinct bodies from eight
+// senders, through Caddy's crashes and restarts, until finish.
+type load struct {
+	acked chan string
+	stop  chan struct{}
+	sent  chan struct{}
+}
+
+func startLoad(t *testing.T, addr string) *load {
+	l := &load{acked: make(chan string, 100000), stop: make(chan struct{}), sent: make(chan struct{})}
+	go func() {
+		sendUntil(t, addr, 8, l.stop, l.acked)
+		close(l.sent)
+	}()
+	return l
+}
+
+// acknowledged is how many deliveries Caddy has acknowledged so far.
+func (l *load) acknowledged() int { return len(l.acked) }
+
+// finish stops the senders and returns the ids of the acknowledged
+// deliveries.
+func (l *load) finish() []string {
+	close(l.stop)
+	<-l.sent
+	close(l.acked)
+	var ids []string
+	for id := range l.acked {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
 // sendUntil sends signed GitHub deliveries with distinct bodies from
-// several senders until stop closes or Caddy stops answering, and
-// returns the ids of the acknowledged ones.
+// several senders until stop closes, and sends the id of each one Caddy
+// acknowledges to acked; while Caddy is down it keeps trying.
 func sendUntil(t *testing.T, addr string, senders int, stop <-chan struct{}, acked chan<- string) {
 	var wg sync.WaitGroup
 	client := &http.Client{Timeout: 10 * time.Second}
