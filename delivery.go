@@ -19,9 +19,9 @@ import (
 )
 
 // delivery is one webhook request on its way through the pipeline: what
-// every stage reads and writes, and what record tells the metrics and the
-// log (and, later, the journal and the event stream). Placeholders are set
-// from it as it learns things, never read back.
+// every stage reads and writes, and what record tells the metrics, the
+// log and the event stream. Placeholders are set from it as it learns
+// things, never read back.
 type delivery struct {
 	h    *Handler
 	w    http.ResponseWriter

@@ -16,7 +16,6 @@ import (
 	"github.com/dustin/go-humanize"
 	"go.uber.org/zap"
 
-	"github.com/webhookverify/caddy-webhook-verify/ratelimit"
 	"github.com/webhookverify/caddy-webhook-verify/verify"
 )
 
@@ -192,8 +191,6 @@ type Handler struct {
 	// deliveryBound bounds the time from handing a delivery to the app to
 	// its answer: the retry budget, or the dedupe lease; 0 for none.
 	deliveryBound time.Duration
-	limiter       *ratelimit.Limiter
-	rateZone      string
 	forwarder     forwarder
 	metrics       *routeMetrics
 	logger        *zap.Logger
