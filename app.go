@@ -52,8 +52,8 @@ type App struct {
 	// of large uploads cannot crowd out ordinary deliveries. Default: 1/16
 	// of the memory this process may use (Go's memory limit, which Caddy
 	// sets from the container's cgroup limit, else the machine's memory),
-	// at least 64 MiB and at most 1 GiB. It must be at least each route's
-	// max_body.
+	// at least 64 MiB and at most 1 GiB. Three quarters of it must hold
+	// each route's max_body.
 	BodyBudget int64 `json:"body_budget,omitempty"`
 
 	// BodyWait is how long a request waits for room in the budget before
