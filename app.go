@@ -48,8 +48,8 @@ type App struct {
 	// routes of this Caddy hold at once while they are received, verified
 	// and handed on. A request that would go past it waits up to BodyWait
 	// for room, then gets 503 with Retry-After (the provider retries). A
-	// quarter of it is kept for the first 64 KiB of each body, so a flood
-	// of large uploads cannot crowd out ordinary deliveries. Default: 1/16
+	// quarter of it is kept for bodies that announce at most 64 KiB, so a
+	// flood of large uploads cannot crowd out ordinary deliveries. Default: 1/16
 	// of the memory this process may use (Go's memory limit, which Caddy
 	// sets from the container's cgroup limit, else the machine's memory),
 	// at least 64 MiB and at most 1 GiB. Three quarters of it must hold

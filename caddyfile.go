@@ -98,6 +98,7 @@ func uniqueRouteName(state map[string]any, matcher, provider string) string {
 //			max_entries <n>
 //			lease       <duration>
 //			zone        <name>
+//			store       memory
 //		}
 //
 //		rate_limit <events>/<window> [burst <n>] {
@@ -107,6 +108,7 @@ func uniqueRouteName(state map[string]any, matcher, provider string) string {
 //			max_concurrent <n>
 //			max_keys       <n>
 //			zone           <name>
+//			store          memory
 //		}
 //
 //		retry <n> {

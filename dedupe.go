@@ -30,8 +30,10 @@ type Dedupe struct {
 
 	// Key is a placeholder that gives the dedupe key, e.g.
 	// `{http.request.header.X-Request-Id}`. Default: the provider's delivery
-	// or event id (`{http.webhook.id}`). When it is empty for a delivery,
-	// the SHA-256 digest of the body is the key.
+	// or event id (`{http.webhook.id}`) when the signature covers it, else
+	// (GitHub's X-GitHub-Delivery is not signed, say) the SHA-256 digest of
+	// the body, which an honest redelivery repeats. When Key gives an
+	// empty value for a delivery, the body's digest is the key too.
 	Key string `json:"key,omitempty"`
 
 	// MaxEntries bounds how many ids are remembered; default 1,000,000

@@ -49,7 +49,7 @@ type Deliver struct {
 
 	// Schedule is the waits between attempts, each with ±10% jitter; when
 	// it runs out the delivery is dead for that destination. Default 5s 5m
-	// 30m 2h 5h 10h 10h (eight attempts over about 33 hours).
+	// 30m 2h 5h 10h 10h (eight attempts over about 28 hours).
 	Schedule []caddy.Duration `json:"schedule,omitempty"`
 
 	// Retention is how long delivered and dead deliveries are kept for
@@ -62,8 +62,8 @@ type Deliver struct {
 	// blocks deliveries.
 	Notify string `json:"notify,omitempty"`
 
-	// Ack is the status the provider gets, with `{"id":"<delivery id>"}`;
-	// default 202.
+	// Ack is the status the provider gets, with `{"id":"<delivery
+	// id>","destinations":<how many want it>}`; default 202.
 	Ack int `json:"ack,omitempty"`
 
 	route dispatch.Route

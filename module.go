@@ -116,7 +116,8 @@ type Handler struct {
 	BodyTimeout caddy.Duration `json:"body_timeout,omitempty"`
 
 	// URL is the public URL the provider signed, for providers that sign
-	// it (twilio, square, hubspot): a template with placeholders, e.g.
+	// it (twilio, square, hubspot, mandrill, trello, plivo, contentful): a
+	// template with placeholders, e.g.
 	// `https://hooks.example.com{http.request.uri}`. By default it is
 	// rebuilt from the request as Caddy sees it (scheme, Host, path and
 	// query), which differs from the public URL when a proxy or load

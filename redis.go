@@ -23,7 +23,7 @@ import (
 //
 // For "nothing acknowledged is lost", Redis itself must persist what it
 // acknowledges: appendonly yes with appendfsync always (everysec risks
-// about a second of acknowledged deliveries on a power loss), and
+// about two seconds of acknowledged deliveries on a power loss), and
 // maxmemory-policy noeviction (an evicting Redis silently drops journal
 // keys).
 type RedisStorage struct {

@@ -15,7 +15,7 @@ import (
 // Defaults for a Route and its destinations.
 var (
 	// DefaultSchedule is the waits between attempts: eight attempts over
-	// about 33 hours, so a destination down for a day still gets it.
+	// about 28 hours, so a destination down for a day still gets it.
 	DefaultSchedule = []time.Duration{
 		5 * time.Second, 5 * time.Minute, 30 * time.Minute,
 		2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour,
