@@ -61,7 +61,7 @@ func apiError(status int, format string, args ...any) error {
 
 func (a adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/webhook/"), "/"), "/")
-	app, err := activeApp(parts[0] != "rejected" && parts[0] != "events")
+	app, store, err := activeApp(parts[0] != "rejected" && parts[0] != "events")
 	if err != nil {
 		return err
 	}
@@ -70,15 +70,15 @@ func (a adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch {
 	case route(http.MethodGet, 1, "deliveries"):
-		return app.apiList(w, r)
+		return apiList(w, r, store)
 	case route(http.MethodGet, 2, "deliveries"):
-		return app.apiGet(w, r, parts[1])
+		return apiGet(w, r, store, parts[1])
 	case route(http.MethodPost, 3, "deliveries") && parts[2] == "replay":
 		return app.apiReplay(w, r, parts[1])
 	case route(http.MethodPost, 1, "replay"):
 		return app.apiReplayWhere(w, r)
 	case route(http.MethodGet, 1, "destinations"):
-		return app.apiDestinations(w, r)
+		return app.apiDestinations(w, r, store)
 	case route(http.MethodPost, 3, "destinations") && (parts[2] == "pause" || parts[2] == "resume"):
 		return app.apiPause(w, r, parts[1], parts[2] == "pause")
 	case route(http.MethodGet, 1, "events"):
@@ -93,18 +93,22 @@ func (a adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 	return apiError(http.StatusNotFound, "no such endpoint: %s", r.URL.Path)
 }
 
-// activeApp is the running config's webhook app (with a journal, when
-// withJournal).
-func activeApp(withJournal bool) (*App, error) {
+// activeApp is the running config's webhook app, and its journal when
+// withJournal.
+func activeApp(withJournal bool) (*App, journal.Store, error) {
 	v, err := caddy.ActiveContext().AppIfConfigured("webhook")
 	if err != nil {
-		return nil, apiError(http.StatusNotFound, "no webhook app is running")
+		return nil, nil, apiError(http.StatusNotFound, "no webhook app is running")
 	}
 	app := v.(*App)
-	if withJournal && (app.q == nil || app.q.store == nil) {
-		return nil, apiError(http.StatusNotFound, "no route has deliver: there is no journal")
+	if !withJournal {
+		return app, nil, nil
 	}
-	return app, nil
+	store := app.journal()
+	if store == nil {
+		return nil, nil, apiError(http.StatusNotFound, "no journal: no route has deliver, or it could not be opened (see the log)")
+	}
+	return app, store, nil
 }
 
 func writeJSON(w http.ResponseWriter, v any) error {
@@ -151,12 +155,12 @@ func viewOf(d *journal.Delivery, withBody bool) deliveryView {
 	return v
 }
 
-func (a *App) apiList(w http.ResponseWriter, r *http.Request) error {
+func apiList(w http.ResponseWriter, r *http.Request, store journal.Store) error {
 	f, err := filterOf(r)
 	if err != nil {
 		return err
 	}
-	list, err := a.q.store.List(r.Context(), f)
+	list, err := store.List(r.Context(), f)
 	if err != nil {
 		return apiError(http.StatusServiceUnavailable, "journal: %v", err)
 	}
@@ -176,8 +180,8 @@ func (a *App) apiList(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, out)
 }
 
-func (a *App) apiGet(w http.ResponseWriter, r *http.Request, id string) error {
-	d, err := a.q.store.Get(r.Context(), id)
+func apiGet(w http.ResponseWriter, r *http.Request, store journal.Store, id string) error {
+	d, err := store.Get(r.Context(), id)
 	if errors.Is(err, journal.ErrNotFound) {
 		return apiError(http.StatusNotFound, "no delivery %q", id)
 	}
@@ -221,14 +225,15 @@ func (a *App) apiReplayWhere(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, map[string]any{"replayed": n})
 }
 
-func (a *App) apiDestinations(w http.ResponseWriter, r *http.Request) error {
-	paused, err := a.q.store.Paused(r.Context())
+func (a *App) apiDestinations(w http.ResponseWriter, r *http.Request, store journal.Store) error {
+	paused, err := store.Paused(r.Context())
 	if err != nil {
 		return apiError(http.StatusServiceUnavailable, "journal: %v", err)
 	}
 	type dest struct {
-		Route, Name, URL string
-		Paused           bool
+		Route  string `json:"route"`
+		Name   string `json:"name"`
+		Paused bool   `json:"paused"`
 	}
 	out := []dest{}
 	a.q.mu.Lock()

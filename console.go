@@ -86,17 +86,19 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 type appSource struct{ app *App }
 
 func (s appSource) List(ctx context.Context, f journal.Filter) ([]journal.Delivery, error) {
-	if s.app.q.store == nil {
+	store := s.app.journal()
+	if store == nil {
 		return nil, nil
 	}
-	return s.app.q.store.List(ctx, f)
+	return store.List(ctx, f)
 }
 
 func (s appSource) Get(ctx context.Context, id string) (*journal.Delivery, error) {
-	if s.app.q.store == nil {
+	store := s.app.journal()
+	if store == nil {
 		return nil, journal.ErrNotFound
 	}
-	return s.app.q.store.Get(ctx, id)
+	return store.Get(ctx, id)
 }
 
 func (s appSource) Replay(ctx context.Context, id, destination string) (int, error) {

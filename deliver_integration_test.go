@@ -249,6 +249,22 @@ func TestDeliverDeadNotifyReplayPause(t *testing.T) {
 	if ci.count() != 0 {
 		t.Fatal("a paused destination got a delivery")
 	}
+	var dests struct {
+		Destinations []struct {
+			Route, Name string
+			Paused      bool
+		}
+	}
+	if status := admin(t, "GET", "/webhook/destinations", &dests); status != 200 {
+		t.Fatalf("GET /webhook/destinations: %d", status)
+	}
+	pausedCI := false
+	for _, d := range dests.Destinations {
+		pausedCI = pausedCI || (d.Route == "/github" && d.Name == "ci" && d.Paused)
+	}
+	if !pausedCI {
+		t.Errorf("destinations: %+v, want /github's ci paused", dests.Destinations)
+	}
 	admin(t, "POST", "/webhook/destinations/ci/resume", nil)
 	waitFor(t, "the push at ci after resume", 5*time.Second, func() bool { return ci.count() == 1 })
 

@@ -243,7 +243,13 @@ func (a *App) startQueue() error {
 // grace period; what did not finish stays pending (leased) in the journal
 // and is tried again after the lease, by the next config or the next start.
 func (a *App) stopQueue() error {
-	if a.q == nil || a.q.disp.Load() == nil {
+	if a.q == nil {
+		return nil
+	}
+	a.q.mu.Lock()
+	a.q.started = false // a request the old server still takes starts nothing
+	a.q.mu.Unlock()
+	if a.q.disp.Load() == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.stopGrace())
@@ -270,7 +276,12 @@ func (a *App) stopGrace() time.Duration {
 // cleanupQueue lets go of the journal; the pool closes it when the last
 // config using it is gone.
 func (a *App) cleanupQueue() error {
-	if a.q == nil || a.q.storeKey == "" {
+	if a.q == nil {
+		return nil
+	}
+	a.q.mu.Lock()
+	defer a.q.mu.Unlock()
+	if a.q.storeKey == "" {
 		return nil
 	}
 	_, err := stores.Delete(a.q.storeKey)
