@@ -121,7 +121,7 @@ func (d *delivery) run() error {
 	limits := h.bodyLimits
 	headerErr := verify.CheckHeaders(h.verifier, d.r.Header)
 	switch {
-	case headerErr != nil && h.preset.Handshake == nil && !h.preset.HasChallenge():
+	case headerErr != nil && !h.preset.HasChallenge(verify.BeforeVerify):
 		return d.refuseUnread(headerErr)
 	case headerErr != nil && !h.Shadow:
 		limits.max = min(limits.max, maxHandshakeBody)
@@ -134,12 +134,6 @@ func (d *delivery) run() error {
 	defer body.release()
 
 	req := verify.Request{Method: d.r.Method, Query: d.r.URL.RawQuery, Header: d.r.Header, Body: body.bytes()}
-	if h.preset.Handshake != nil {
-		if hs := h.preset.Handshake(&req); hs != nil {
-			d.record(outHandshake)
-			return d.answer(hs)
-		}
-	}
 	if h.signsURL {
 		req.URL = h.publicURL(d.r, d.repl)
 	}

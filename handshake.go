@@ -57,7 +57,7 @@ func (h *Handler) unmarshalHandshake(d *caddyfile.Dispenser) error {
 // request was answered (or refused) here.
 func (d *delivery) challenge(req *verify.Request, stage verify.Stage) (bool, error) {
 	h := d.h
-	if !h.preset.HasChallenge() || (stage == verify.AfterVerify && h.Handshake == handshakeApp) {
+	if !h.preset.HasChallenge(stage) || (stage == verify.AfterVerify && h.Handshake == handshakeApp) {
 		return false, nil
 	}
 	hs, err := h.preset.Challenge(&verify.ChallengeRequest{

@@ -69,6 +69,11 @@ type ChallengeRequest struct {
 // handshake that cannot be answered (a second Asana secret, an SNS
 // SubscribeURL on a foreign host); the caller refuses it.
 func (p *Preset) Challenge(c *ChallengeRequest) (*Handshake, error) {
+	if c.Stage == BeforeVerify && p.Handshake != nil {
+		if hs := p.Handshake(c.Request); hs != nil {
+			return hs, nil
+		}
+	}
 	if p.challenge == nil {
 		return nil, nil
 	}
@@ -78,9 +83,12 @@ func (p *Preset) Challenge(c *ChallengeRequest) (*Handshake, error) {
 	return p.challenge(c)
 }
 
-// HasChallenge reports whether the preset answers keyed or signed
-// set-up requests at all.
-func (p *Preset) HasChallenge() bool { return p.challenge != nil }
+// HasChallenge reports whether Challenge may answer anything at stage:
+// before verification unsigned set-up requests (Handshake) or keyed ones,
+// after it signed ones.
+func (p *Preset) HasChallenge(stage Stage) bool {
+	return p.challenge != nil || (stage == BeforeVerify && p.Handshake != nil)
+}
 
 // challenging sets a preset's keyed challenge.
 func challenging(p *Preset, c func(*ChallengeRequest) (*Handshake, error)) *Preset {

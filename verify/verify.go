@@ -155,7 +155,8 @@ type Preset struct {
 	// Methods are the HTTP methods the provider delivers with.
 	Methods []string
 	// Handshake, if set, recognises the provider's unsigned set-up
-	// requests and says how to answer them.
+	// requests that need no key and says how to answer them; Challenge
+	// asks it at BeforeVerify.
 	Handshake func(*Request) *Handshake
 
 	build     func(Config) (Verifier, error)
