@@ -62,9 +62,8 @@ func (s *statusRecorder) ReadFrom(r io.Reader) (int64, error) {
 // retryForwarder tries again when the app fails in a retryable way, within
 // the policy's budget.
 type retryForwarder struct {
-	policy  retry.Policy
-	now     func() time.Time
-	metrics *routeMetrics
+	policy retry.Policy
+	now    func() time.Time
 }
 
 // maxHeldResponse bounds the body of a retryable response kept in case no
@@ -85,7 +84,7 @@ func (f *retryForwarder) forward(d *delivery) (int, error) {
 		aw := newAttemptWriter(d.w, attempt <= f.policy.Retries, f.policy.RetryableStatus)
 		d.body.attach(r)
 		err := d.next.ServeHTTP(aw, r)
-		f.metrics.attempt(aw.status)
+		d.h.metrics.attempt(aw.status)
 		if aw.passed {
 			// streamed to the sender: success, a final failure, or too big to hold
 			return aw.status, err

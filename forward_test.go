@@ -43,7 +43,7 @@ func BenchmarkForward(b *testing.B) {
 	}{
 		{"bare", nil},
 		{"direct", directForwarder{}},
-		{"retry", &retryForwarder{policy: policy, now: time.Now, metrics: metrics}},
+		{"retry", &retryForwarder{policy: policy, now: time.Now}},
 	}
 	next := app{body: bytes.Repeat([]byte("r"), 1024)}
 	reqBody := bytes.Repeat([]byte("q"), 1024)

@@ -60,7 +60,7 @@ func (rt *Retry) provision(h *Handler) (forwarder, error) {
 		return nil, fmt.Errorf("route %s: retry: %w", h.Name, err)
 	}
 	rt.policy = policy
-	return &retryForwarder{policy: policy, now: time.Now, metrics: h.metrics}, nil
+	return &retryForwarder{policy: policy, now: time.Now}, nil
 }
 
 // unmarshalRetry parses
